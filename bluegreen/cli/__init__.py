@@ -1,0 +1,43 @@
+"""The typer application. Commands live one per module; errors become one line, exit 2."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from bluegreen.cli import plan as plan_cmd
+from bluegreen.cli import render
+from bluegreen.errors import BluegreenError
+
+app = typer.Typer(
+    name="bluegreen",
+    help="Zero-downtime schema changes for blue/green deployments.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.command("plan")(plan_cmd.plan)
+
+
+@app.callback()
+def _root() -> None:
+    """Zero-downtime schema changes for blue/green deployments."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        app(args=argv, prog_name="bluegreen", standalone_mode=True)
+    except SystemExit as exit_:
+        return int(exit_.code or 0) if not isinstance(exit_.code, str) else 2
+    except BluegreenError as error:
+        render.error(error.message)
+        return error.exit_code
+    except KeyboardInterrupt:
+        render.error("interrupted; run the same command again to resume or undo")
+        return 130
+    return 0
+
+
+def entrypoint() -> None:
+    sys.exit(main())

@@ -1,0 +1,48 @@
+"""Everything that differs between database engines. Core code asks for capabilities."""
+
+from __future__ import annotations
+
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+
+from bluegreen.errors import BadUrl
+
+
+def sqlalchemy_url(url: str) -> URL:
+    """Accept libpq URLs (``postgresql://``, ``postgres://``, ``?host=/socket/dir``) and
+    SQLAlchemy URLs; PostgreSQL always goes through psycopg 3."""
+    text = url.strip()
+    if text.startswith("postgres://"):
+        text = "postgresql://" + text[len("postgres://"):]
+    try:
+        parsed = make_url(text)
+    except ArgumentError as error:
+        raise BadUrl(url, str(error)) from None
+    if parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() != "psycopg":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.get_backend_name() not in ("postgresql", "sqlite"):
+        raise BadUrl(url, f"the {parsed.get_backend_name()} dialect is not supported yet")
+    return parsed
+
+
+def redact(url: str) -> str:
+    try:
+        return sqlalchemy_url(url).render_as_string(hide_password=True)
+    except BadUrl:
+        return url
+
+
+def connect(url: str):
+    """An open SQLAlchemy connection, or DatabaseUnavailable with the driver's reason."""
+    import sqlalchemy as sa
+
+    from bluegreen.errors import DatabaseUnavailable
+
+    engine = sa.create_engine(sqlalchemy_url(url))
+    try:
+        return engine.connect()
+    except sa.exc.OperationalError as error:
+        detail = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
+        raise DatabaseUnavailable(redact(url), detail) from None
+    except sa.exc.ArgumentError as error:
+        raise BadUrl(url, str(error)) from None

@@ -1,0 +1,1 @@
+"""The expand/contract planner: migrations in, a Plan out."""

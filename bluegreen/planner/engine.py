@@ -1,0 +1,75 @@
+"""Judge statements in order, each against the schema the earlier ones left behind."""
+
+from __future__ import annotations
+
+from alembic.operations import ops as aops
+
+from bluegreen.errors import TableNotFound
+from bluegreen.planner import ops
+from bluegreen.planner.locks import lock_for, strongest
+from bluegreen.planner.model import Change, Plan, Target
+from bluegreen.planner.rules import RuleContext, all_rules
+from bluegreen.planner.schema import Schema
+
+# Operations on a table that must already exist (in the schema or earlier in the migration).
+_NEEDS_TABLE = (
+    aops.AddColumnOp, aops.DropColumnOp, aops.AlterColumnOp, aops.RenameTableOp,
+    aops.CreateIndexOp, aops.CreateForeignKeyOp, aops.CreateCheckConstraintOp,
+    aops.CreateUniqueConstraintOp, aops.CreatePrimaryKeyOp, ops.ValidateConstraintOp,
+    ops.DataChangeOp, ops.RewriteTableOp,
+)
+# Statements that belong to no phase: they run wherever they are needed.
+NEUTRAL = (ops.TransactionOp, ops.SessionSettingOp)
+
+
+def build_plan(statements: list[ops.Statement], schema: Schema, target: Target) -> Plan:
+    rules = all_rules()
+    changes: list[Change] = []
+    for statement in statements:
+        names = [ops.operation_name(op) for op in statement.ops]
+        table = next((ops.table_of(op) for op in statement.ops if ops.table_of(op)), None)
+        change = Change(
+            source=statement.source, sql=statement.sql,
+            operation=names[0] if len(names) == 1 else "alter_table",
+            table=table, operations=names, file=statement.file, line=statement.line,
+        )
+        change.neutral = all(isinstance(op, NEUTRAL) for op in statement.ops)
+        for op in statement.ops:
+            _check_table_exists(op, schema, statement)
+            ctx = RuleContext(op=op, statement=statement, schema=schema, target=target)
+            if not ctx.table_is_new:
+                change.lock = strongest(change.lock, lock_for(op))
+            info = ctx.table
+            if info is not None and info.rows is not None and not info.created_in_migration:
+                change.table_rows = info.rows
+            for rule in rules:
+                if not isinstance(op, rule.operations):
+                    continue
+                verdict = rule.check(ctx)
+                if verdict is None:
+                    continue
+                if rule.id in statement.suppressed:
+                    if rule.id not in change.suppressed:
+                        change.suppressed.append(rule.id)
+                    continue
+                change.apply(verdict)
+            schema.apply(op, in_migration=True)
+        changes.append(change)
+    plan = Plan(target=target, changes=changes)
+    if not schema.known:
+        plan.assumptions.append(
+            "no schema given (--schema or --database-url): every table not created in the "
+            "migration is assumed to exist, be in use and be large; column types are unknown, "
+            "so type changes are judged as rewrites")
+    if target.version_source == "default":
+        plan.assumptions.append(
+            f"PostgreSQL {target.version} assumed: pass --pg-version or --database-url")
+    return plan
+
+
+def _check_table_exists(op, schema: Schema, statement: ops.Statement) -> None:
+    if not schema.known or not isinstance(op, _NEEDS_TABLE):
+        return
+    name = ops.table_of(op)
+    if name and schema.table(name) is None and name.lower() not in schema.views:
+        raise TableNotFound(name, statement.source, schema.description)

@@ -1,0 +1,188 @@
+"""The planner's output: one Change per statement or Alembic op, grouped in a Plan."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+
+class Phase(str, Enum):
+    """When a change may run relative to the blue (old) app version.
+
+    The order matters: a change takes the latest phase any rule gives it.
+    """
+
+    EXPAND = "expand"
+    CONTRACT = "contract"
+    BREAKING = "breaking"
+
+    @property
+    def rank(self) -> int:
+        return list(Phase).index(self)
+
+
+class Strategy(str, Enum):
+    DIRECT = "direct"
+    SHADOW = "shadow"
+    EXPAND_CONTRACT = "expand-contract"
+    MANUAL = "manual"
+
+    @property
+    def rank(self) -> int:
+        return list(Strategy).index(self)
+
+
+class Severity(str, Enum):
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of a safe rewrite. ``repeat`` means: run until it touches no row."""
+
+    phase: str  # expand | migrate | contract
+    description: str
+    sql: str | None = None
+    command: str | None = None
+    repeat: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"phase": self.phase, "description": self.description}
+        if self.sql is not None:
+            out["sql"] = self.sql
+        if self.command is not None:
+            out["command"] = self.command
+        if self.repeat:
+            out["repeat"] = True
+        return out
+
+
+@dataclass(frozen=True)
+class Finding:
+    rule: str
+    severity: Severity
+    message: str
+    fix: str
+    fix_sql: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "rule": self.rule,
+            "severity": self.severity.value,
+            "message": self.message,
+            "fix": self.fix,
+        }
+        if self.fix_sql:
+            out["fix_sql"] = self.fix_sql
+        return out
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What one rule says about one operation. The engine merges verdicts into a Change."""
+
+    rule: str
+    severity: Severity
+    message: str
+    fix: str
+    phase: Phase = Phase.EXPAND
+    blocking: bool = False
+    strategy: Strategy = Strategy.DIRECT
+    fix_sql: str | None = None
+    steps: tuple[Step, ...] = ()
+
+    def finding(self) -> Finding:
+        return Finding(self.rule, self.severity, self.message, self.fix, self.fix_sql)
+
+
+@dataclass
+class Change:
+    source: str  # file:line
+    sql: str
+    operation: str
+    table: str | None
+    phase: Phase = Phase.EXPAND
+    blocking: bool = False
+    strategy: Strategy = Strategy.DIRECT
+    lock: str | None = None
+    operations: list[str] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    steps: list[Step] = field(default_factory=list)
+    suppressed: list[str] = field(default_factory=list)
+    table_rows: int | None = None
+    file: str = ""
+    line: int = 0
+    neutral: bool = False  # transaction control and session settings: no phase of their own
+
+    def apply(self, verdict: Verdict) -> None:
+        if verdict.phase.rank > self.phase.rank:
+            self.phase = verdict.phase
+        self.blocking = self.blocking or verdict.blocking
+        if verdict.strategy.rank > self.strategy.rank:
+            self.strategy = verdict.strategy
+        self.findings.append(verdict.finding())
+        for step in verdict.steps:
+            if step not in self.steps:
+                self.steps.append(step)
+
+    @property
+    def is_problem(self) -> bool:
+        return (
+            self.phase is Phase.BREAKING
+            or self.blocking
+            or any(f.severity is Severity.ERROR for f in self.findings)
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "source": self.source,
+            "sql": self.sql,
+            "operation": self.operation,
+            "table": self.table,
+            "phase": self.phase.value,
+            "blocking": self.blocking,
+            "strategy": self.strategy.value,
+            "lock": self.lock,
+            "findings": [f.to_dict() for f in self.findings],
+            "steps": [s.to_dict() for s in self.steps],
+        }
+        if len(self.operations) > 1:
+            out["operations"] = list(self.operations)
+        if self.suppressed:
+            out["suppressed"] = list(self.suppressed)
+        if self.table_rows is not None:
+            out["table_rows"] = self.table_rows
+        return out
+
+
+@dataclass(frozen=True)
+class Target:
+    dialect: str
+    version: int
+    version_source: str = "default"  # option | database | default
+
+
+@dataclass
+class Plan:
+    target: Target
+    changes: list[Change]
+    assumptions: list[str] = field(default_factory=list)
+
+    def summary(self) -> dict[str, int]:
+        counts = {p.value: 0 for p in Phase}
+        for change in self.changes:
+            counts[change.phase.value] += 1
+        counts["blocking"] = sum(1 for c in self.changes if c.blocking)
+        return counts
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "version": 1,
+            "target": {"dialect": self.target.dialect, "version": self.target.version},
+            "changes": [c.to_dict() for c in self.changes],
+            "summary": self.summary(),
+            "assumptions": list(self.assumptions),
+        }

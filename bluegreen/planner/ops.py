@@ -1,0 +1,199 @@
+"""The planner's vocabulary: Alembic's operation classes, plus the few statements Alembic
+has no operation for. SQL input and Alembic input both become a list of ``Statement``.
+
+Alembic ops carry PostgreSQL details in their ``kw``: ``postgresql_concurrently`` on
+index ops (as Alembic itself does), and bluegreen's own ``bluegreen_not_valid`` on
+constraint ops and ``bluegreen_using_index`` on unique/primary key constraints.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from alembic.operations import ops as alembic_ops
+from alembic.operations.ops import MigrateOperation
+
+
+class ValidateConstraintOp(MigrateOperation):
+    def __init__(self, constraint_name: str, table_name: str, schema: str | None = None):
+        self.constraint_name = constraint_name
+        self.table_name = table_name
+        self.schema = schema
+
+
+class CreateEnumOp(MigrateOperation):
+    def __init__(self, name: str, values: list[str]):
+        self.name = name
+        self.values = values
+
+
+class AddEnumValueOp(MigrateOperation):
+    def __init__(self, name: str, value: str, if_not_exists: bool = False):
+        self.name = name
+        self.value = value
+        self.if_not_exists = if_not_exists
+
+
+class RenameEnumValueOp(MigrateOperation):
+    def __init__(self, name: str, old_value: str, new_value: str):
+        self.name = name
+        self.old_value = old_value
+        self.new_value = new_value
+
+
+class CreateViewOp(MigrateOperation):
+    def __init__(self, name: str, tables: list[str], replace: bool, materialized: bool):
+        self.name = name
+        self.tables = tables
+        self.replace = replace
+        self.materialized = materialized
+
+
+class DropObjectOp(MigrateOperation):
+    """DROP VIEW / MATERIALIZED VIEW / TYPE / SEQUENCE / FUNCTION / SCHEMA ..."""
+
+    def __init__(self, kind: str, names: list[str]):
+        self.kind = kind
+        self.names = names
+
+
+class DataChangeOp(MigrateOperation):
+    """UPDATE, DELETE, INSERT ... SELECT or TRUNCATE on a table."""
+
+    def __init__(self, kind: str, table_name: str, has_where: bool, has_limit: bool = False):
+        self.kind = kind
+        self.table_name = table_name
+        self.has_where = has_where
+        self.has_limit = has_limit
+
+
+class RewriteTableOp(MigrateOperation):
+    """A statement that rewrites a whole table under ACCESS EXCLUSIVE: VACUUM FULL, CLUSTER,
+    SET TABLESPACE, SET LOGGED / UNLOGGED, SET ACCESS METHOD."""
+
+    def __init__(self, table_name: str | None, what: str):
+        self.table_name = table_name
+        self.what = what
+
+
+class ReindexOp(MigrateOperation):
+    def __init__(self, target: str, kind: str, concurrently: bool, table_name: str | None):
+        self.target = target
+        self.kind = kind
+        self.concurrently = concurrently
+        self.table_name = table_name
+
+
+class RenameIndexOp(MigrateOperation):
+    def __init__(self, old_name: str, new_name: str):
+        self.old_name = old_name
+        self.new_name = new_name
+
+
+class TransactionOp(MigrateOperation):
+    def __init__(self, kind: str):
+        self.kind = kind  # begin | commit | rollback
+
+
+class SessionSettingOp(MigrateOperation):
+    def __init__(self, name: str, value: str | None):
+        self.name = name
+        self.value = value
+
+
+class OtherStatementOp(MigrateOperation):
+    """A statement bluegreen has no rule for; reported, never silently passed."""
+
+    def __init__(self, kind: str, table_name: str | None = None):
+        self.kind = kind
+        self.table_name = table_name
+
+
+# snake_case names for output ("operation" in the JSON format).
+OPERATION_NAMES: dict[type, str] = {
+    alembic_ops.AddColumnOp: "add_column",
+    alembic_ops.DropColumnOp: "drop_column",
+    alembic_ops.CreateTableOp: "create_table",
+    alembic_ops.DropTableOp: "drop_table",
+    alembic_ops.RenameTableOp: "rename_table",
+    alembic_ops.CreateIndexOp: "create_index",
+    alembic_ops.DropIndexOp: "drop_index",
+    alembic_ops.CreateForeignKeyOp: "create_foreign_key",
+    alembic_ops.CreateCheckConstraintOp: "create_check_constraint",
+    alembic_ops.CreateUniqueConstraintOp: "create_unique_constraint",
+    alembic_ops.CreatePrimaryKeyOp: "create_primary_key",
+    alembic_ops.AddConstraintOp: "add_constraint",
+    alembic_ops.DropConstraintOp: "drop_constraint",
+    alembic_ops.BulkInsertOp: "bulk_insert",
+    alembic_ops.ExecuteSQLOp: "execute",
+    alembic_ops.CreateTableCommentOp: "create_table_comment",
+    alembic_ops.DropTableCommentOp: "drop_table_comment",
+    ValidateConstraintOp: "validate_constraint",
+    CreateEnumOp: "create_enum",
+    AddEnumValueOp: "add_enum_value",
+    RenameEnumValueOp: "rename_enum_value",
+    CreateViewOp: "create_view",
+    DropObjectOp: "drop_object",
+    DataChangeOp: "data_change",
+    RewriteTableOp: "rewrite_table",
+    ReindexOp: "reindex",
+    RenameIndexOp: "rename_index",
+    TransactionOp: "transaction",
+    SessionSettingOp: "set",
+    OtherStatementOp: "other",
+}
+
+
+def operation_name(op: MigrateOperation) -> str:
+    if isinstance(op, alembic_ops.AlterColumnOp):
+        if op.modify_name:
+            return "rename_column"
+        if op.modify_type is not None:
+            return "alter_column_type"
+        if op.modify_nullable is not None:
+            return "set_not_null" if op.modify_nullable is False else "drop_not_null"
+        if op.modify_server_default is not False:
+            return "drop_default" if op.modify_server_default is None else "set_default"
+        return "alter_column"
+    if isinstance(op, DataChangeOp):
+        return op.kind
+    if isinstance(op, DropObjectOp):
+        return "drop_" + op.kind.replace(" ", "_")
+    if isinstance(op, CreateViewOp):
+        return "create_materialized_view" if op.materialized else "create_view"
+    for cls in type(op).__mro__:
+        if cls in OPERATION_NAMES:
+            return OPERATION_NAMES[cls]
+    return type(op).__name__
+
+
+def table_of(op: MigrateOperation) -> str | None:
+    """The table an operation changes, unqualified, or None."""
+    for attr in ("table_name", "source_table"):
+        name = getattr(op, attr, None)
+        if isinstance(name, str):
+            return name
+    if isinstance(op, alembic_ops.RenameTableOp):
+        return op.table_name
+    if isinstance(op, CreateViewOp):
+        return op.name
+    return None
+
+
+@dataclass
+class Statement:
+    """One SQL statement or one Alembic op, with where it came from.
+
+    ``ops`` holds more than one operation for an ALTER TABLE with several sub-commands.
+    """
+
+    file: str
+    line: int
+    sql: str
+    ops: list[MigrateOperation]
+    suppressed: set[str] = field(default_factory=set)
+    in_transaction: bool = True
+
+    @property
+    def source(self) -> str:
+        return f"{self.file}:{self.line}"

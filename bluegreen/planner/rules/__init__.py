@@ -1,0 +1,87 @@
+"""Planner rules: one module per rule, named after its id (``renaming_column`` is
+``renaming-column``). A rule module has:
+
+- a docstring: the problem, then the safe alternative;
+- ``OPERATIONS``: the operation classes it looks at;
+- ``check(ctx) -> Verdict | None``: its judgement of one operation.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from dataclasses import dataclass
+from functools import cache
+from types import ModuleType
+
+from alembic.operations.ops import MigrateOperation
+
+from bluegreen.planner.model import Target
+from bluegreen.planner.ops import Statement, table_of
+from bluegreen.planner.schema import ColumnInfo, Schema, TableInfo
+
+
+@dataclass
+class RuleContext:
+    """What a rule sees: one operation, and the schema as the earlier statements left it."""
+
+    op: MigrateOperation
+    statement: Statement
+    schema: Schema
+    target: Target
+
+    @property
+    def table_name(self) -> str | None:
+        return table_of(self.op)
+
+    @property
+    def table(self) -> TableInfo | None:
+        return self.schema.table(self.table_name)
+
+    @property
+    def table_is_new(self) -> bool:
+        """Created earlier in this migration: nobody else uses it yet."""
+        return self.schema.is_new(self.table_name)
+
+    def column(self, name: str) -> ColumnInfo | None:
+        return self.schema.column(self.table_name, name)
+
+    def column_is_new(self, name: str) -> bool:
+        column = self.column(name)
+        return self.table_is_new or bool(column and column.added_in_migration)
+
+    @property
+    def pg_version(self) -> int:
+        return self.target.version
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    module: ModuleType
+
+    @property
+    def operations(self) -> tuple[type, ...]:
+        return self.module.OPERATIONS
+
+    @property
+    def doc(self) -> str:
+        return (self.module.__doc__ or "").strip()
+
+    def check(self, ctx: RuleContext):
+        return self.module.check(ctx)
+
+
+@cache
+def all_rules() -> tuple[Rule, ...]:
+    rules = []
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        if info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        rules.append(Rule(info.name.replace("_", "-"), module))
+    return tuple(rules)
+
+
+def rule_ids() -> list[str]:
+    return [rule.id for rule in all_rules()]

@@ -1,0 +1,77 @@
+"""Adding a PRIMARY KEY, UNIQUE or EXCLUDE constraint (or a UNIQUE column) to a table in use.
+
+Problem: PostgreSQL builds the index under ACCESS EXCLUSIVE: reads and writes wait for the
+whole build. New writes must be unique at once, a contract change.
+
+Safe alternative: CREATE UNIQUE INDEX CONCURRENTLY, then ADD CONSTRAINT ... USING INDEX,
+which only takes a brief lock.
+"""
+
+from __future__ import annotations
+
+from alembic.operations import ops as aops
+
+from bluegreen.planner import steps
+from bluegreen.planner.model import Phase, Severity, Step, Strategy, Verdict
+from bluegreen.planner.schema import column_info
+
+OPERATIONS = (aops.CreateUniqueConstraintOp, aops.CreatePrimaryKeyOp, aops.AddColumnOp)
+
+
+def check(ctx) -> Verdict | None:
+    op = ctx.op
+    if ctx.table_is_new:
+        return None
+    if isinstance(op, aops.AddColumnOp):
+        info = column_info(op.column)
+        if not (op.column.primary_key or op.column.info.get("bluegreen_unique")):
+            return None
+        if info.default is None and not info.identity and not info.generated:
+            return None  # every existing row is NULL: the index build is trivial
+        kind, columns, name = "UNIQUE", [info.name], steps.object_name(
+            op.table_name, info.name, "key")
+    else:
+        kind = "PRIMARY KEY" if isinstance(op, aops.CreatePrimaryKeyOp) else "UNIQUE"
+        if op.kw.get("bluegreen_kind") == "exclude":
+            kind = "EXCLUDE"
+        columns = [str(c) for c in op.columns]
+        name = op.constraint_name or steps.object_name(op.table_name, "key")
+        if op.kw.get("bluegreen_using_index"):
+            return Verdict(
+                rule="adding-unique-constraint", severity=Severity.WARNING,
+                phase=Phase.CONTRACT,
+                message=f"{kind} {name} on {op.table_name} uses an existing index, but "
+                        "blue's new writes must be unique at once",
+                fix="run it in the contract phase, after blue is retired",
+            )
+    table = op.table_name
+    if kind == "EXCLUDE":
+        return Verdict(
+            rule="adding-unique-constraint", severity=Severity.ERROR, phase=Phase.CONTRACT,
+            blocking=True, strategy=Strategy.SHADOW,
+            message=f"EXCLUDE constraint {name} builds its index under ACCESS EXCLUSIVE",
+            fix="build the table with the constraint through bluegreen copy",
+            steps=tuple(steps.shadow_copy(table, ctx.statement.sql)),
+        )
+    index = steps.object_name(name, "idx") if not name.endswith("idx") else name
+    cols = ", ".join(steps.ident(c) for c in columns)
+    plan = [Step("contract", "build the unique index without blocking writes (outside a "
+                             "transaction)",
+                 f"CREATE UNIQUE INDEX CONCURRENTLY {steps.ident(index)} "
+                 f"ON {steps.ident(table)} ({cols})")]
+    if isinstance(op, aops.AddColumnOp):
+        plan.insert(0, Step("expand", "add the column without the constraint",
+                            ctx.statement.sql.replace(" UNIQUE", "").replace(
+                                " PRIMARY KEY", "")))
+    else:
+        plan.append(Step("contract", "attach it as the constraint (brief lock)",
+                         f"ALTER TABLE {steps.ident(table)} ADD CONSTRAINT {steps.ident(name)} "
+                         f"{kind} USING INDEX {steps.ident(index)}"))
+    return Verdict(
+        rule="adding-unique-constraint", severity=Severity.ERROR, phase=Phase.CONTRACT,
+        blocking=True, strategy=Strategy.EXPAND_CONTRACT,
+        message=f"{kind} {name} on {table} builds its index under ACCESS EXCLUSIVE and makes "
+                "blue's duplicate writes fail",
+        fix="CREATE UNIQUE INDEX CONCURRENTLY, then ADD CONSTRAINT ... USING INDEX",
+        fix_sql=plan[0].sql, steps=tuple(plan),
+    )

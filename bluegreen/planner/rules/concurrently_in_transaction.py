@@ -1,0 +1,31 @@
+"""Running CREATE/DROP INDEX CONCURRENTLY or REINDEX CONCURRENTLY inside a transaction.
+
+Problem: PostgreSQL refuses it ("cannot run inside a transaction block"), so the migration
+fails when it reaches it. Alembic runs every revision in a transaction by default.
+
+Safe alternative: in Alembic, wrap the op in ``with op.get_context().autocommit_block():``;
+in SQL, move it outside BEGIN ... COMMIT.
+"""
+
+from __future__ import annotations
+
+from alembic.operations import ops as aops
+
+from bluegreen.planner import ops
+from bluegreen.planner.model import Severity, Strategy, Verdict
+
+OPERATIONS = (aops.CreateIndexOp, aops.DropIndexOp, ops.ReindexOp)
+
+
+def check(ctx) -> Verdict | None:
+    op = ctx.op
+    concurrent = (op.concurrently if isinstance(op, ops.ReindexOp)
+                  else bool(op.kw.get("postgresql_concurrently")))
+    if not concurrent or not ctx.statement.in_transaction:
+        return None
+    return Verdict(
+        rule="concurrently-in-transaction", severity=Severity.ERROR, strategy=Strategy.MANUAL,
+        message="CONCURRENTLY cannot run inside a transaction block: this statement fails",
+        fix="in Alembic wrap it in `with op.get_context().autocommit_block():`; in SQL move "
+            "it outside BEGIN ... COMMIT",
+    )

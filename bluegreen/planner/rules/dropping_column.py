@@ -1,0 +1,28 @@
+"""Dropping a column.
+
+Problem: blue may still read or write the column (an ORM lists every mapped column in its
+INSERTs and SELECTs), so the drop breaks blue. The drop itself is a catalog change.
+
+Safe alternative: a contract step: first deploy green, which no longer uses the column,
+retire blue, then drop it.
+"""
+
+from __future__ import annotations
+
+from alembic.operations import ops as aops
+
+from bluegreen.planner.model import Phase, Severity, Verdict
+
+OPERATIONS = (aops.DropColumnOp,)
+
+
+def check(ctx) -> Verdict | None:
+    name = ctx.op.column_name.lower()
+    if ctx.column_is_new(name):
+        return None
+    return Verdict(
+        rule="dropping-column", severity=Severity.WARNING, phase=Phase.CONTRACT,
+        message=f"dropping {ctx.op.table_name}.{name} breaks blue if it still uses it",
+        fix="run it in the contract phase, after green stops using the column and blue is "
+            "retired",
+    )

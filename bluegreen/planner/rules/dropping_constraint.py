@@ -1,0 +1,30 @@
+"""Dropping a primary key, unique or exclusion constraint.
+
+Problem: blue may rely on it: ON CONFLICT clauses name it, and code assumes uniqueness.
+(Dropping a CHECK or foreign key only relaxes what is accepted, which is an expand change.)
+
+Safe alternative: a contract step once blue is retired.
+"""
+
+from __future__ import annotations
+
+from alembic.operations import ops as aops
+
+from bluegreen.planner.model import Phase, Severity, Verdict
+
+OPERATIONS = (aops.DropConstraintOp,)
+
+
+def check(ctx) -> Verdict | None:
+    table = ctx.table
+    name = ctx.op.constraint_name.lower()
+    constraint = table.constraints.get(name) if table else None
+    kind = constraint.kind if constraint else (ctx.op.constraint_type or "")
+    if ctx.table_is_new or kind not in ("primary", "unique", "exclude", "primary_key"):
+        return None
+    return Verdict(
+        rule="dropping-constraint", severity=Severity.WARNING, phase=Phase.CONTRACT,
+        message=f"dropping the {kind} constraint {name} on {ctx.op.table_name} removes a "
+                "guarantee blue may rely on (ON CONFLICT, uniqueness)",
+        fix="run it in the contract phase, after blue is retired",
+    )

@@ -1,0 +1,28 @@
+"""Dropping a column default.
+
+Problem: blue's inserts that leave the column out now store NULL, or fail when the column
+is NOT NULL.
+
+Safe alternative: a contract step once blue is retired.
+"""
+
+from __future__ import annotations
+
+from alembic.operations import ops as aops
+
+from bluegreen.planner.model import Phase, Severity, Verdict
+
+OPERATIONS = (aops.AlterColumnOp,)
+
+
+def check(ctx) -> Verdict | None:
+    op = ctx.op
+    if op.modify_server_default is not None or op.modify_name or ctx.column_is_new(
+            op.column_name.lower()):
+        return None
+    return Verdict(
+        rule="dropping-default", severity=Severity.WARNING, phase=Phase.CONTRACT,
+        message=f"dropping the default of {op.table_name}.{op.column_name} changes what "
+                "blue's inserts store",
+        fix="run it in the contract phase, after blue is retired",
+    )

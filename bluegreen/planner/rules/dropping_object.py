@@ -1,0 +1,22 @@
+"""Dropping a view, materialized view, type, sequence, function, trigger or schema.
+
+Problem: blue may still depend on it.
+
+Safe alternative: a contract step once blue is retired.
+"""
+
+from __future__ import annotations
+
+from bluegreen.planner import ops
+from bluegreen.planner.model import Phase, Severity, Verdict
+
+OPERATIONS = (ops.DropObjectOp,)
+
+
+def check(ctx) -> Verdict | None:
+    names = ", ".join(ctx.op.names)
+    return Verdict(
+        rule="dropping-object", severity=Severity.WARNING, phase=Phase.CONTRACT,
+        message=f"dropping {ctx.op.kind} {names} breaks blue if it still uses it",
+        fix="run it in the contract phase, after blue is retired",
+    )

@@ -1,0 +1,26 @@
+"""Dropping a table.
+
+Problem: blue may still use the table; its data is gone for good.
+
+Safe alternative: a contract step once blue is retired; consider renaming it aside first so
+the way back is a rename.
+"""
+
+from __future__ import annotations
+
+from alembic.operations import ops as aops
+
+from bluegreen.planner.model import Phase, Severity, Verdict
+
+OPERATIONS = (aops.DropTableOp,)
+
+
+def check(ctx) -> Verdict | None:
+    if ctx.table_is_new:
+        return None
+    return Verdict(
+        rule="dropping-table", severity=Severity.WARNING, phase=Phase.CONTRACT,
+        message=f"dropping {ctx.op.table_name} breaks blue if it still uses it, and loses "
+                "its data",
+        fix="run it in the contract phase, after blue is retired",
+    )

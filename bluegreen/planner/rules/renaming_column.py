@@ -1,0 +1,45 @@
+"""Renaming a column of a table in use.
+
+Problem: the rename is instant, but blue still reads and writes the old name, and fails
+from that moment on. No ordering of deploys makes it safe.
+
+Safe alternative: add the new column, keep both in step with a trigger, backfill in
+batches, deploy green on the new name, then drop the trigger and the old column once blue
+is retired.
+"""
+
+from __future__ import annotations
+
+from alembic.operations import ops as aops
+
+from bluegreen.planner import steps
+from bluegreen.planner.model import Phase, Severity, Strategy, Verdict
+
+OPERATIONS = (aops.AlterColumnOp,)
+
+
+def check(ctx) -> Verdict | None:
+    op = ctx.op
+    if not op.modify_name:
+        return None
+    old = op.column_name.lower()
+    new = op.modify_name.lower()
+    if ctx.column_is_new(old):
+        return None
+    column = ctx.column(old)
+    type_sql = str(column.type) if column and column.type else None
+    plan = steps.dual_write_column(
+        ctx.table, op.table_name, old, new, type_sql, f"NEW.{steps.ident(old)}",
+        f"NEW.{steps.ident(new)}", list(ctx.schema.indexes.values()), ctx.pg_version,
+        not_null=bool(column and not column.nullable),
+        default=column.default if column else None, what=f"reads and writes {new}")
+    missing = "" if type_sql else " (the column's type is unknown: pass --schema)"
+    return Verdict(
+        rule="renaming-column", severity=Severity.ERROR, phase=Phase.BREAKING,
+        strategy=Strategy.EXPAND_CONTRACT,
+        message=f"renaming {op.table_name}.{old} to {new} breaks blue, which still uses "
+                f"{old}{missing}",
+        fix=f"add {new}, sync it with {old} by trigger, backfill, deploy green, then drop "
+            f"{old} after blue is retired",
+        fix_sql=plan[0].sql, steps=tuple(plan),
+    )

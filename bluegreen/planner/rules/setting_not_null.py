@@ -1,0 +1,48 @@
+"""SET NOT NULL on a column of a table in use.
+
+Problem: blue may still insert NULL, so it is a contract change; and PostgreSQL scans the
+whole table under ACCESS EXCLUSIVE to check it, unless (from PostgreSQL 12) a validated
+CHECK (col IS NOT NULL) already proves it.
+
+Safe alternative: add CHECK (col IS NOT NULL) NOT VALID, VALIDATE it (reads and writes go on),
+then SET NOT NULL, which uses the check, and drop the check.
+"""
+
+from __future__ import annotations
+
+from alembic.operations import ops as aops
+
+from bluegreen.planner import steps
+from bluegreen.planner.model import Phase, Severity, Strategy, Verdict
+
+OPERATIONS = (aops.AlterColumnOp,)
+
+
+def check(ctx) -> Verdict | None:
+    op = ctx.op
+    if op.modify_nullable is not False:
+        return None
+    name = op.column_name.lower()
+    if ctx.column_is_new(name):
+        return None
+    proven = (ctx.pg_version >= 12 and ctx.table is not None
+              and ctx.table.has_valid_not_null_check(name))
+    if proven:
+        return Verdict(
+            rule="setting-not-null", severity=Severity.WARNING, phase=Phase.CONTRACT,
+            message=f"{op.table_name}.{name} NOT NULL rejects blue's NULL inserts; a "
+                    "validated CHECK spares the scan",
+            fix="run it in the contract phase, after blue is retired",
+        )
+    plan = steps.not_null_via_check(op.table_name, name, ctx.pg_version)
+    return Verdict(
+        rule="setting-not-null", severity=Severity.ERROR, phase=Phase.CONTRACT, blocking=True,
+        strategy=Strategy.EXPAND_CONTRACT,
+        message=f"SET NOT NULL on {op.table_name}.{name} scans the whole table under ACCESS "
+                "EXCLUSIVE" + ("" if ctx.pg_version >= 12 else
+                               f" (PostgreSQL {ctx.pg_version} cannot use a CHECK for it)"),
+        fix="add CHECK (col IS NOT NULL) NOT VALID, VALIDATE it, then SET NOT NULL"
+            if ctx.pg_version >= 12 else
+            "enforce it with a validated CHECK (col IS NOT NULL) constraint instead",
+        fix_sql=plan[0].sql, steps=tuple(plan),
+    )

@@ -1,0 +1,332 @@
+"""The schema a migration runs on, as the planner sees it, and how each op changes it.
+
+The same model is filled from a DDL file (``--schema``: its statements are applied to an
+empty schema), from a live database (introspection), and, statement by statement, from the
+migration being planned, so every statement is judged against the schema the earlier ones
+left behind.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from alembic.operations import ops as alembic_ops
+from alembic.operations.ops import MigrateOperation
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.types import NullType, UserDefinedType
+
+from bluegreen.planner import ops
+from bluegreen.planner.types import SqlType, parse_type
+
+
+class RawType(UserDefinedType):
+    """A column type known only by its SQL spelling (from parsed SQL)."""
+
+    cache_ok = True
+
+    def __init__(self, spec: str) -> None:
+        self.spec = spec
+
+    def get_col_spec(self, **kw: Any) -> str:
+        return self.spec
+
+
+def normalize_name(name: str) -> str:
+    name = name.strip().strip('"').lower()
+    return name[len("public."):] if name.startswith("public.") else name
+
+
+@dataclass
+class ColumnInfo:
+    name: str
+    type: SqlType | None
+    nullable: bool = True
+    default: str | None = None
+    generated: bool = False
+    identity: bool = False
+    added_in_migration: bool = False
+
+
+@dataclass
+class ConstraintInfo:
+    name: str
+    kind: str  # primary | unique | check | foreign | exclude | not_null
+    columns: list[str] = field(default_factory=list)
+    valid: bool = True
+    expression: str | None = None
+    referred_table: str | None = None
+
+
+@dataclass
+class IndexInfo:
+    name: str
+    table: str
+    columns: list[str]
+    unique: bool = False
+
+
+@dataclass
+class TableInfo:
+    name: str
+    columns: dict[str, ColumnInfo] = field(default_factory=dict)
+    constraints: dict[str, ConstraintInfo] = field(default_factory=dict)
+    rows: int | None = None
+    size_bytes: int | None = None
+    created_in_migration: bool = False
+    partitioned: bool = False
+
+    @property
+    def primary_key(self) -> list[str]:
+        for constraint in self.constraints.values():
+            if constraint.kind == "primary":
+                return list(constraint.columns)
+        return []
+
+    def has_valid_not_null_check(self, column: str) -> bool:
+        wanted = f"{column.lower()} is not null"
+        for constraint in self.constraints.values():
+            if constraint.kind == "check" and constraint.valid and constraint.expression:
+                expr = constraint.expression.lower().replace('"', "").strip("() ")
+                if expr == wanted:
+                    return True
+        return False
+
+
+@dataclass
+class Schema:
+    """Tables, indexes, enums and views by normalised name. ``known`` is False when the
+    planner was given no schema: every table is then assumed to exist and be large."""
+
+    tables: dict[str, TableInfo] = field(default_factory=dict)
+    indexes: dict[str, IndexInfo] = field(default_factory=dict)
+    enums: dict[str, list[str]] = field(default_factory=dict)
+    views: dict[str, list[str]] = field(default_factory=dict)
+    known: bool = False
+    description: str = "no schema"
+
+    def table(self, name: str | None) -> TableInfo | None:
+        return self.tables.get(normalize_name(name)) if name else None
+
+    def column(self, table: str | None, column: str) -> ColumnInfo | None:
+        info = self.table(table)
+        return info.columns.get(column.lower()) if info else None
+
+    def is_new(self, table: str | None) -> bool:
+        """True when the table was created earlier in the migration being planned."""
+        info = self.table(table)
+        return bool(info and info.created_in_migration)
+
+    # ---- applying operations -------------------------------------------------------------
+
+    def apply(self, op: MigrateOperation, *, in_migration: bool) -> None:
+        handler = getattr(self, "_apply_" + type(op).__name__, None)
+        if handler is not None:
+            handler(op, in_migration)
+
+    def _table_for(self, name: str) -> TableInfo:
+        key = normalize_name(name)
+        if key not in self.tables:
+            # Unknown table: remember what we learn about it from here on.
+            self.tables[key] = TableInfo(name=key)
+        return self.tables[key]
+
+    def _apply_CreateTableOp(self, op: alembic_ops.CreateTableOp, in_migration: bool) -> None:  # noqa: N802
+        key = normalize_name(op.table_name)
+        table = TableInfo(name=key, created_in_migration=in_migration,
+                          partitioned=bool(op.kw.get("bluegreen_partitioned")))
+        self.tables[key] = table
+        for item in op.columns:
+            if isinstance(item, sa.Column):
+                info = column_info(item)
+                info.added_in_migration = in_migration
+                table.columns[info.name] = info
+                if item.primary_key:
+                    pk = table.constraints.setdefault(
+                        f"{key}_pkey", ConstraintInfo(f"{key}_pkey", "primary"))
+                    pk.columns.append(info.name)
+            elif isinstance(item, sa.Constraint):
+                self._add_constraint(table, _constraint_info(item, key))
+
+    def _apply_DropTableOp(self, op: alembic_ops.DropTableOp, in_migration: bool) -> None:  # noqa: N802
+        self.tables.pop(normalize_name(op.table_name), None)
+
+    def _apply_RenameTableOp(self, op: alembic_ops.RenameTableOp, in_migration: bool) -> None:  # noqa: N802
+        table = self.tables.pop(normalize_name(op.table_name), None)
+        if table is not None:
+            table.name = normalize_name(op.new_table_name)
+            self.tables[table.name] = table
+
+    def _apply_AddColumnOp(self, op: alembic_ops.AddColumnOp, in_migration: bool) -> None:  # noqa: N802
+        table = self._table_for(op.table_name)
+        info = column_info(op.column)
+        info.added_in_migration = in_migration
+        table.columns[info.name] = info
+        if op.column.primary_key:
+            table.constraints[f"{table.name}_pkey"] = ConstraintInfo(
+                f"{table.name}_pkey", "primary", [info.name])
+
+    def _apply_DropColumnOp(self, op: alembic_ops.DropColumnOp, in_migration: bool) -> None:  # noqa: N802
+        table = self._table_for(op.table_name)
+        table.columns.pop(op.column_name.lower(), None)
+
+    def _apply_AlterColumnOp(self, op: alembic_ops.AlterColumnOp, in_migration: bool) -> None:  # noqa: N802
+        table = self._table_for(op.table_name)
+        name = op.column_name.lower()
+        column = table.columns.get(name)
+        if column is None:
+            column = table.columns[name] = ColumnInfo(name=name, type=None)
+        if op.modify_type is not None:
+            column.type = type_of(op.modify_type)
+        if op.modify_nullable is not None:
+            column.nullable = op.modify_nullable
+        if op.modify_server_default is not False:
+            column.default = default_text(op.modify_server_default)
+        if op.modify_name:
+            table.columns.pop(name)
+            column.name = op.modify_name.lower()
+            table.columns[column.name] = column
+
+    def _apply_CreateIndexOp(self, op: alembic_ops.CreateIndexOp, in_migration: bool) -> None:  # noqa: N802
+        if op.index_name:
+            self.indexes[normalize_name(op.index_name)] = IndexInfo(
+                normalize_name(op.index_name), normalize_name(op.table_name),
+                [str(c) for c in op.columns], bool(op.unique))
+
+    def _apply_DropIndexOp(self, op: alembic_ops.DropIndexOp, in_migration: bool) -> None:  # noqa: N802
+        self.indexes.pop(normalize_name(op.index_name), None)
+
+    def _apply_AddConstraintOp(self, op: alembic_ops.AddConstraintOp, in_migration: bool) -> None:  # noqa: N802
+        table_name = getattr(op, "table_name", None) or getattr(op, "source_table", None)
+        if not table_name:
+            return
+        table = self._table_for(table_name)
+        self._add_constraint(table, constraint_info_of_op(op))
+
+    _apply_CreateCheckConstraintOp = _apply_AddConstraintOp
+    _apply_CreateForeignKeyOp = _apply_AddConstraintOp
+    _apply_CreateUniqueConstraintOp = _apply_AddConstraintOp
+    _apply_CreatePrimaryKeyOp = _apply_AddConstraintOp
+
+    def _add_constraint(self, table: TableInfo, info: ConstraintInfo) -> None:
+        table.constraints[info.name] = info
+        if info.kind == "primary":
+            for column in info.columns:
+                if column in table.columns:
+                    table.columns[column].nullable = False
+
+    def _apply_DropConstraintOp(self, op: alembic_ops.DropConstraintOp, in_migration: bool) -> None:  # noqa: N802
+        table = self.table(op.table_name)
+        if table:
+            table.constraints.pop(op.constraint_name.lower(), None)
+
+    def _apply_ValidateConstraintOp(self, op: ops.ValidateConstraintOp, in_migration: bool) -> None:  # noqa: N802
+        table = self.table(op.table_name)
+        if table and op.constraint_name.lower() in table.constraints:
+            table.constraints[op.constraint_name.lower()].valid = True
+
+    def _apply_CreateEnumOp(self, op: ops.CreateEnumOp, in_migration: bool) -> None:  # noqa: N802
+        self.enums[normalize_name(op.name)] = list(op.values)
+
+    def _apply_AddEnumValueOp(self, op: ops.AddEnumValueOp, in_migration: bool) -> None:  # noqa: N802
+        self.enums.setdefault(normalize_name(op.name), []).append(op.value)
+
+    def _apply_CreateViewOp(self, op: ops.CreateViewOp, in_migration: bool) -> None:  # noqa: N802
+        self.views[normalize_name(op.name)] = [normalize_name(t) for t in op.tables]
+
+    def _apply_DropObjectOp(self, op: ops.DropObjectOp, in_migration: bool) -> None:  # noqa: N802
+        for name in op.names:
+            key = normalize_name(name)
+            if op.kind in ("view", "materialized view"):
+                self.views.pop(key, None)
+            elif op.kind == "type":
+                self.enums.pop(key, None)
+            elif op.kind == "index":
+                self.indexes.pop(key, None)
+
+
+# ---- SQLAlchemy objects -> planner facts ---------------------------------------------------
+
+_PG_DIALECT = postgresql.dialect()
+
+
+def type_of(type_: Any) -> SqlType | None:
+    if type_ is None:
+        return None
+    if isinstance(type_, type):
+        type_ = type_()
+    if isinstance(type_, RawType):
+        return parse_type(type_.spec)
+    if isinstance(type_, NullType):
+        return None
+    try:
+        return parse_type(type_.compile(dialect=_PG_DIALECT))
+    except Exception:  # a type PostgreSQL cannot render: judge it as unknown
+        return None
+
+
+def default_text(default: Any) -> str | None:
+    if default is None or default is False:
+        return None
+    arg = getattr(default, "arg", default)
+    if isinstance(arg, str):
+        # Alembic's server_default="x" is a string literal.
+        return "'" + arg.replace("'", "''") + "'"
+    if isinstance(arg, sa.sql.elements.TextClause):
+        return arg.text
+    if isinstance(arg, sa.sql.ClauseElement):
+        return str(arg.compile(dialect=_PG_DIALECT, compile_kwargs={"literal_binds": True}))
+    return str(arg)
+
+
+def column_info(column: sa.Column) -> ColumnInfo:
+    sql_type = type_of(column.type)
+    default = default_text(column.server_default)
+    if sql_type is not None and sql_type.serial:
+        default = default or "nextval(serial)"
+    return ColumnInfo(
+        name=column.name.lower(),
+        type=sql_type,
+        nullable=bool(column.nullable) and not column.primary_key,
+        default=default,
+        generated=column.computed is not None and column.computed.persisted is not False,
+        identity=column.identity is not None,
+    )
+
+
+def _constraint_info(constraint: sa.Constraint, table: str) -> ConstraintInfo:
+    name = (str(constraint.name) if constraint.name else f"{table}_{type(constraint).__name__}")
+    name = name.lower()
+    columns = [c.lower() for c in constraint.info.get("bluegreen_columns", [])]
+    if not columns and isinstance(constraint, sa.sql.schema.ColumnCollectionConstraint):
+        columns = [c.lower() for c in constraint._pending_colargs if isinstance(c, str)]
+    if isinstance(constraint, sa.PrimaryKeyConstraint):
+        return ConstraintInfo(name, "primary", columns)
+    if isinstance(constraint, sa.UniqueConstraint):
+        return ConstraintInfo(name, "unique", columns)
+    if isinstance(constraint, sa.CheckConstraint):
+        return ConstraintInfo(name, "check", columns, expression=str(constraint.sqltext))
+    if isinstance(constraint, sa.ForeignKeyConstraint):
+        referred = constraint.info.get("bluegreen_referred_table")
+        if referred is None and constraint.elements:
+            referred = constraint.elements[0]._colspec.split(".")[0]
+        return ConstraintInfo(name, "foreign", columns, referred_table=referred)
+    return ConstraintInfo(name, "other", columns)
+
+
+def constraint_info_of_op(op: MigrateOperation) -> ConstraintInfo:
+    name = (getattr(op, "constraint_name", None) or "unnamed").lower()
+    valid = not op.kw.get("bluegreen_not_valid", False) if hasattr(op, "kw") else True
+    if isinstance(op, alembic_ops.CreatePrimaryKeyOp):
+        return ConstraintInfo(name, "primary", [c.lower() for c in op.columns])
+    if isinstance(op, alembic_ops.CreateUniqueConstraintOp):
+        kind = op.kw.get("bluegreen_kind", "unique")
+        return ConstraintInfo(name, kind, [str(c).lower() for c in op.columns])
+    if isinstance(op, alembic_ops.CreateCheckConstraintOp):
+        return ConstraintInfo(name, "check", [], valid=valid, expression=default_text(
+            sa.text(op.condition) if isinstance(op.condition, str) else op.condition))
+    if isinstance(op, alembic_ops.CreateForeignKeyOp):
+        return ConstraintInfo(name, "foreign", [c.lower() for c in op.local_cols], valid=valid,
+                              referred_table=normalize_name(op.referent_table))
+    return ConstraintInfo(name, "other")

@@ -1,0 +1,432 @@
+"""SQL text -> Statements of planner operations, with pglast (PostgreSQL's own parser)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pglast
+import sqlalchemy as sa
+from alembic.operations import ops as aops
+from alembic.operations.ops import MigrateOperation
+from pglast import ast, enums
+from pglast.stream import RawStream
+from pglast.visitors import Visitor
+
+from bluegreen.errors import SqlSyntaxError
+from bluegreen.planner import ops
+from bluegreen.planner.schema import RawType
+
+_SUPPRESS = re.compile(r"bluegreen:\s*ignore\s+([\w\-, ]+)", re.IGNORECASE)
+AT = enums.AlterTableType
+CT = enums.ConstrType
+OT = enums.ObjectType
+
+
+def suppressions(text: str) -> set[str]:
+    """Rule ids named in ``bluegreen: ignore RULE[, RULE]`` comments in ``text``."""
+    found: set[str] = set()
+    for match in _SUPPRESS.finditer(text):
+        found.update(r.strip().lower() for r in re.split(r"[,\s]+", match.group(1)) if r.strip())
+    return found
+
+
+def _line_of(text: str, offset: int) -> int:
+    return text.count("\n", 0, offset) + 1
+
+
+def _sql(node: ast.Node) -> str:
+    return RawStream()(node)
+
+
+def _name(rangevar: ast.RangeVar) -> str:
+    if rangevar.schemaname and rangevar.schemaname != "public":
+        return f"{rangevar.schemaname}.{rangevar.relname}"
+    return rangevar.relname
+
+
+def _dotted(names) -> str:
+    parts = [n.sval for n in names]
+    if len(parts) > 1 and parts[0] in ("public", "pg_catalog"):
+        parts = parts[1:]
+    return ".".join(parts)
+
+
+def _type_spec(type_name: ast.TypeName) -> str:
+    return _sql(type_name)
+
+
+class _Tables(Visitor):
+    def __init__(self) -> None:
+        super().__init__()
+        self.names: list[str] = []
+
+    def visit_RangeVar(self, ancestors, node: ast.RangeVar) -> None:  # noqa: N802
+        self.names.append(_name(node))
+
+
+def parse_sql(text: str, file: str, *, first_line: int = 1,
+              in_transaction: bool = False) -> list[ops.Statement]:
+    """Parse ``text`` into Statements. ``first_line`` places SQL embedded in a Python file.
+
+    ``in_transaction`` is the transaction state before the first statement; BEGIN and
+    COMMIT in the text change it for the statements that follow.
+    """
+    try:
+        raw = pglast.parse_sql(text)
+    except pglast.parser.ParseError as error:
+        location = getattr(error, "location", None)
+        line = _line_of(text, location) + first_line - 1 if location else first_line
+        raise SqlSyntaxError(f"{file}:{line}", str(error.args[0] if error.args else error))
+    statements: list[ops.Statement] = []
+    previous_end = 0
+    encoded = text.encode()
+    for raw_stmt in raw:
+        # pglast locations are byte offsets into the UTF-8 text.
+        start = raw_stmt.stmt_location
+        length = raw_stmt.stmt_len or (len(encoded) - start)
+        end = start + length
+        stmt_text = encoded[start:end].decode().strip()
+        leading = encoded[previous_end:start].decode()
+        body_start = start + (len(encoded[start:end]) - len(encoded[start:end].lstrip()))
+        line = _line_of(encoded[:body_start].decode(), len(encoded[:body_start].decode()))
+        # The comment directly after the statement's semicolon, on the same line, counts too.
+        tail = encoded[end:].decode().split("\n", 1)[0]
+        leading = leading.split(";", 1)[-1] if previous_end else leading
+        if previous_end:
+            # What follows the previous statement on its own line belongs to that statement.
+            leading = leading.split("\n", 1)[1] if "\n" in leading else ""
+        suppressed = suppressions(leading + stmt_text + tail)
+        previous_end = end
+        operations = list(_operations(raw_stmt.stmt))
+        for op in operations:
+            if isinstance(op, ops.TransactionOp):
+                in_transaction = op.kind == "begin"
+        statements.append(ops.Statement(
+            file=file, line=line + first_line - 1, sql=_strip_comments(stmt_text),
+            ops=operations, suppressed=suppressed, in_transaction=in_transaction,
+        ))
+    return statements
+
+
+def _strip_comments(text: str) -> str:
+    lines = [ln for ln in text.splitlines() if not ln.strip().startswith("--")]
+    return "\n".join(lines).strip()
+
+
+def _operations(node: ast.Node) -> Iterator[MigrateOperation]:
+    handler = _HANDLERS.get(type(node).__name__)
+    if handler is None:
+        yield ops.OtherStatementOp(type(node).__name__)
+        return
+    yield from handler(node)
+
+
+# ---- columns and constraints --------------------------------------------------------------
+
+def _column(coldef: ast.ColumnDef) -> sa.Column:
+    spec = _type_spec(coldef.typeName)
+    kwargs: dict = {"nullable": True}
+    info: dict = {}
+    computed = identity = None
+    for constraint in coldef.constraints or ():
+        kind = constraint.contype
+        if kind == CT.CONSTR_NOTNULL:
+            kwargs["nullable"] = False
+        elif kind == CT.CONSTR_NULL:
+            kwargs["nullable"] = True
+        elif kind == CT.CONSTR_DEFAULT:
+            kwargs["server_default"] = sa.text(_sql(constraint.raw_expr))
+        elif kind == CT.CONSTR_PRIMARY:
+            kwargs["primary_key"] = True
+            kwargs["nullable"] = False
+        elif kind == CT.CONSTR_UNIQUE:
+            info["bluegreen_unique"] = True
+        elif kind == CT.CONSTR_FOREIGN:
+            info["bluegreen_references"] = _name(constraint.pktable)
+            info["bluegreen_not_valid"] = bool(constraint.skip_validation)
+        elif kind == CT.CONSTR_CHECK:
+            info["bluegreen_check"] = _sql(constraint.raw_expr)
+        elif kind == CT.CONSTR_GENERATED:
+            computed = sa.Computed(sa.text(_sql(constraint.raw_expr)), persisted=True)
+        elif kind == CT.CONSTR_IDENTITY:
+            identity = sa.Identity(always=constraint.generated_when == "a")
+    args = [a for a in (computed, identity) if a is not None]
+    return sa.Column(coldef.colname, RawType(spec), *args, info=info, **kwargs)
+
+
+def _column_names(items) -> list[str]:
+    return [item.sval for item in items or ()]
+
+
+def _constraint_ops(table: str, constraint: ast.Constraint) -> Iterator[MigrateOperation]:
+    kind = constraint.contype
+    name = constraint.conname
+    not_valid = bool(constraint.skip_validation)
+    if kind == CT.CONSTR_CHECK:
+        op = aops.CreateCheckConstraintOp(name, table, sa.text(_sql(constraint.raw_expr)))
+        op.kw["bluegreen_not_valid"] = not_valid
+        yield op
+    elif kind == CT.CONSTR_FOREIGN:
+        op = aops.CreateForeignKeyOp(
+            name, table, _name(constraint.pktable), _column_names(constraint.fk_attrs),
+            _column_names(constraint.pk_attrs))
+        op.kw["bluegreen_not_valid"] = not_valid
+        yield op
+    elif kind in (CT.CONSTR_PRIMARY, CT.CONSTR_UNIQUE, CT.CONSTR_EXCLUSION):
+        columns = _column_names(constraint.keys)
+        if kind == CT.CONSTR_PRIMARY:
+            op = aops.CreatePrimaryKeyOp(name, table, columns)
+        else:
+            op = aops.CreateUniqueConstraintOp(name, table, columns)
+            op.kw["bluegreen_kind"] = "unique" if kind == CT.CONSTR_UNIQUE else "exclude"
+        if constraint.indexname:
+            op.kw["bluegreen_using_index"] = constraint.indexname
+        yield op
+    elif kind == CT.CONSTR_NOTNULL:
+        yield aops.AlterColumnOp(table, _column_names(constraint.keys)[0]
+                                 if constraint.keys else "?", modify_nullable=False)
+    else:
+        yield ops.OtherStatementOp(f"ADD CONSTRAINT ({kind.name})", table)
+
+
+def _table_constraint(table: str, constraint: ast.Constraint) -> sa.Constraint | None:
+    columns = _column_names(constraint.keys)
+    kind = constraint.contype
+    name = constraint.conname
+    if kind == CT.CONSTR_PRIMARY:
+        return sa.PrimaryKeyConstraint(*columns, name=name)
+    if kind == CT.CONSTR_UNIQUE:
+        return sa.UniqueConstraint(*columns, name=name)
+    if kind == CT.CONSTR_CHECK:
+        return sa.CheckConstraint(sa.text(_sql(constraint.raw_expr)), name=name)
+    if kind == CT.CONSTR_FOREIGN:
+        fk = sa.ForeignKeyConstraint(
+            _column_names(constraint.fk_attrs),
+            [f"{_name(constraint.pktable)}.{c}" for c in _column_names(constraint.pk_attrs)]
+            or [f"{_name(constraint.pktable)}.id"], name=name)
+        fk.info["bluegreen_columns"] = _column_names(constraint.fk_attrs)
+        fk.info["bluegreen_referred_table"] = _name(constraint.pktable)
+        return fk
+    return None
+
+
+# ---- statement handlers -------------------------------------------------------------------
+
+def _create_table(node: ast.CreateStmt) -> Iterator[MigrateOperation]:
+    table = _name(node.relation)
+    items: list = []
+    for element in node.tableElts or ():
+        if isinstance(element, ast.ColumnDef):
+            items.append(_column(element))
+        elif isinstance(element, ast.Constraint):
+            constraint = _table_constraint(table, element)
+            if constraint is not None:
+                if element.keys:
+                    constraint.info["bluegreen_columns"] = _column_names(element.keys)
+                items.append(constraint)
+    op = aops.CreateTableOp(table, items)
+    op.kw["bluegreen_partitioned"] = node.partspec is not None
+    yield op
+
+
+def _alter_table(node: ast.AlterTableStmt) -> Iterator[MigrateOperation]:
+    if node.objtype not in (OT.OBJECT_TABLE,):
+        yield ops.OtherStatementOp(f"ALTER {node.objtype.name[7:]}", _name(node.relation))
+        return
+    table = _name(node.relation)
+    for cmd in node.cmds:
+        kind = cmd.subtype
+        if kind == AT.AT_AddColumn:
+            yield aops.AddColumnOp(table, _column(cmd.def_))
+        elif kind == AT.AT_DropColumn:
+            yield aops.DropColumnOp(table, cmd.name)
+        elif kind == AT.AT_AlterColumnType:
+            coldef: ast.ColumnDef = cmd.def_
+            op = aops.AlterColumnOp(table, cmd.name,
+                                    modify_type=RawType(_type_spec(coldef.typeName)))
+            if coldef.raw_default is not None:
+                op.kw["postgresql_using"] = _sql(coldef.raw_default)
+            yield op
+        elif kind == AT.AT_SetNotNull:
+            yield aops.AlterColumnOp(table, cmd.name, modify_nullable=False)
+        elif kind == AT.AT_DropNotNull:
+            yield aops.AlterColumnOp(table, cmd.name, modify_nullable=True)
+        elif kind == AT.AT_ColumnDefault:
+            default = sa.text(_sql(cmd.def_)) if cmd.def_ is not None else None
+            yield aops.AlterColumnOp(table, cmd.name, modify_server_default=default)
+        elif kind == AT.AT_AddConstraint:
+            yield from _constraint_ops(table, cmd.def_)
+        elif kind == AT.AT_DropConstraint:
+            yield aops.DropConstraintOp(cmd.name, table)
+        elif kind == AT.AT_ValidateConstraint:
+            yield ops.ValidateConstraintOp(cmd.name, table)
+        elif kind in (AT.AT_SetTableSpace, AT.AT_SetLogged, AT.AT_SetUnLogged,
+                      AT.AT_SetAccessMethod):
+            yield ops.RewriteTableOp(table, kind.name[3:])
+        else:
+            yield ops.OtherStatementOp(f"ALTER TABLE {kind.name[3:]}", table)
+
+
+def _rename(node: ast.RenameStmt) -> Iterator[MigrateOperation]:
+    kind = node.renameType
+    if kind in (OT.OBJECT_TABLE, OT.OBJECT_VIEW):
+        yield aops.RenameTableOp(_name(node.relation), node.newname)
+    elif kind == OT.OBJECT_COLUMN:
+        yield aops.AlterColumnOp(_name(node.relation), node.subname, modify_name=node.newname)
+    elif kind == OT.OBJECT_INDEX:
+        yield ops.RenameIndexOp(_name(node.relation), node.newname)
+    else:
+        table = _name(node.relation) if node.relation else None
+        yield ops.OtherStatementOp(f"RENAME {kind.name[7:]}", table)
+
+
+def _index(node: ast.IndexStmt) -> Iterator[MigrateOperation]:
+    columns = [p.name if p.name else _sql(p.expr) for p in node.indexParams]
+    op = aops.CreateIndexOp(node.idxname, _name(node.relation), columns,
+                            unique=bool(node.unique))
+    op.kw["postgresql_concurrently"] = bool(node.concurrent)
+    if node.whereClause is not None:
+        op.kw["postgresql_where"] = _sql(node.whereClause)
+    if node.if_not_exists:
+        op.kw["if_not_exists"] = True
+    yield op
+
+
+_DROP_KINDS = {
+    OT.OBJECT_VIEW: "view", OT.OBJECT_MATVIEW: "materialized view", OT.OBJECT_TYPE: "type",
+    OT.OBJECT_SEQUENCE: "sequence", OT.OBJECT_FUNCTION: "function", OT.OBJECT_SCHEMA: "schema",
+    OT.OBJECT_TRIGGER: "trigger", OT.OBJECT_EXTENSION: "extension", OT.OBJECT_DOMAIN: "domain",
+}
+
+
+def _drop(node: ast.DropStmt) -> Iterator[MigrateOperation]:
+    kind = node.removeType
+    names = []
+    for obj in node.objects:
+        if isinstance(obj, tuple):
+            names.append(_dotted(obj))
+        elif isinstance(obj, ast.TypeName):
+            names.append(_dotted(obj.names))
+        elif isinstance(obj, ast.String):
+            names.append(obj.sval)
+        else:
+            names.append(_sql(obj))
+    if kind == OT.OBJECT_TABLE:
+        for name in names:
+            yield aops.DropTableOp(name)
+    elif kind == OT.OBJECT_INDEX:
+        for name in names:
+            op = aops.DropIndexOp(name)
+            op.kw["postgresql_concurrently"] = bool(node.concurrent)
+            yield op
+    else:
+        yield ops.DropObjectOp(_DROP_KINDS.get(kind, kind.name[7:].lower()), names)
+
+
+def _enum(node: ast.CreateEnumStmt) -> Iterator[MigrateOperation]:
+    yield ops.CreateEnumOp(_dotted(node.typeName), [v.sval for v in node.vals or ()])
+
+
+def _alter_enum(node: ast.AlterEnumStmt) -> Iterator[MigrateOperation]:
+    name = _dotted(node.typeName)
+    if node.oldVal:
+        yield ops.RenameEnumValueOp(name, node.oldVal, node.newVal)
+    else:
+        yield ops.AddEnumValueOp(name, node.newVal, bool(node.skipIfNewValExists))
+
+
+def _view(node: ast.ViewStmt) -> Iterator[MigrateOperation]:
+    visitor = _Tables()
+    visitor(node.query)
+    yield ops.CreateViewOp(_name(node.view), visitor.names, bool(node.replace), False)
+
+
+def _create_table_as(node: ast.CreateTableAsStmt) -> Iterator[MigrateOperation]:
+    visitor = _Tables()
+    visitor(node.query)
+    name = _name(node.into.rel)
+    if node.objtype == OT.OBJECT_MATVIEW:
+        yield ops.CreateViewOp(name, visitor.names, False, True)
+    else:
+        yield aops.CreateTableOp(name, [])
+
+
+def _update(node: ast.UpdateStmt) -> Iterator[MigrateOperation]:
+    yield ops.DataChangeOp("update", _name(node.relation), node.whereClause is not None)
+
+
+def _delete(node: ast.DeleteStmt) -> Iterator[MigrateOperation]:
+    yield ops.DataChangeOp("delete", _name(node.relation), node.whereClause is not None)
+
+
+def _insert(node: ast.InsertStmt) -> Iterator[MigrateOperation]:
+    from_select = isinstance(node.selectStmt, ast.SelectStmt) and not node.selectStmt.valuesLists
+    yield ops.DataChangeOp("insert", _name(node.relation), from_select)
+
+
+def _truncate(node: ast.TruncateStmt) -> Iterator[MigrateOperation]:
+    for relation in node.relations:
+        yield ops.DataChangeOp("truncate", _name(relation), False)
+
+
+def _transaction(node: ast.TransactionStmt) -> Iterator[MigrateOperation]:
+    kind = node.kind.name
+    if kind in ("TRANS_STMT_BEGIN", "TRANS_STMT_START"):
+        yield ops.TransactionOp("begin")
+    elif kind in ("TRANS_STMT_COMMIT", "TRANS_STMT_ROLLBACK"):
+        yield ops.TransactionOp("commit" if kind.endswith("COMMIT") else "rollback")
+    else:
+        yield ops.OtherStatementOp(kind[11:])
+
+
+def _set(node: ast.VariableSetStmt) -> Iterator[MigrateOperation]:
+    value = ", ".join(_sql(a) for a in node.args) if node.args else None
+    yield ops.SessionSettingOp(node.name or "", value)
+
+
+def _vacuum(node: ast.VacuumStmt) -> Iterator[MigrateOperation]:
+    options = {o.defname.lower() for o in node.options or ()}
+    if not node.is_vacuumcmd:
+        yield ops.OtherStatementOp("ANALYZE")
+        return
+    if "full" not in options:
+        yield ops.OtherStatementOp("VACUUM")
+        return
+    for relation in node.rels or (None,):
+        table = _name(relation.relation) if relation is not None else None
+        yield ops.RewriteTableOp(table, "VACUUM FULL")
+
+
+def _cluster(node: ast.ClusterStmt) -> Iterator[MigrateOperation]:
+    yield ops.RewriteTableOp(_name(node.relation) if node.relation else None, "CLUSTER")
+
+
+def _reindex(node: ast.ReindexStmt) -> Iterator[MigrateOperation]:
+    options = {o.defname.lower() for o in node.params or ()}
+    target = _name(node.relation) if node.relation else (node.name or "")
+    kind = node.kind.name[len("REINDEX_OBJECT_"):].lower()
+    table = target if kind == "table" else None
+    yield ops.ReindexOp(target, kind, "concurrently" in options, table)
+
+
+_HANDLERS = {
+    "CreateStmt": _create_table,
+    "AlterTableStmt": _alter_table,
+    "RenameStmt": _rename,
+    "IndexStmt": _index,
+    "DropStmt": _drop,
+    "CreateEnumStmt": _enum,
+    "AlterEnumStmt": _alter_enum,
+    "ViewStmt": _view,
+    "CreateTableAsStmt": _create_table_as,
+    "UpdateStmt": _update,
+    "DeleteStmt": _delete,
+    "InsertStmt": _insert,
+    "TruncateStmt": _truncate,
+    "TransactionStmt": _transaction,
+    "VariableSetStmt": _set,
+    "VacuumStmt": _vacuum,
+    "ClusterStmt": _cluster,
+    "ReindexStmt": _reindex,
+}
