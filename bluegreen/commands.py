@@ -62,8 +62,13 @@ def load_schema_file(path: str | Path) -> Schema:
     if not file.is_file():
         raise BadOption(f"--schema {path}: no such file; pass a DDL file such as "
                         "`pg_dump --schema-only` output")
-    schema = Schema(known=True, description=f"--schema {path}")
-    for statement in parse_sql(_read_text(file), str(path)):
+    return schema_from_sql(_read_text(file), str(path), description=f"--schema {path}")
+
+
+def schema_from_sql(text: str, source: str, *, description: str | None = None) -> Schema:
+    """The schema that running ``text`` (DDL) on an empty database leaves behind."""
+    schema = Schema(known=True, description=description or source)
+    for statement in parse_sql(text, source):
         for op in statement.ops:
             schema.apply(op, in_migration=False)
     return schema

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -83,24 +84,24 @@ def plan_text(plan: Plan, *, verbose_steps: bool = True) -> None:
             continue
         table = Table(title=Text(f"{phase.value} ({len(changes)})", style=_PHASE_STYLE[phase]),
                       title_justify="left", show_lines=False, expand=False)
-        table.add_column("source", no_wrap=True)
-        table.add_column("operation")
-        table.add_column("table")
-        table.add_column("blocking")
-        table.add_column("strategy")
-        table.add_column("lock")
-        table.add_column("findings")
+        table.add_column("where", overflow="fold")
+        table.add_column("operation", overflow="fold")
+        table.add_column("table", overflow="fold")
+        table.add_column("blocks")
+        table.add_column("strategy", overflow="fold")
+        table.add_column("findings", overflow="fold")
         for change in changes:
             table.add_row(
-                change.source, change.operation, change.table or "",
+                f"{Path(change.file).name}:{change.line}", change.operation, change.table or "",
                 Text("yes", style="bold red") if change.blocking else Text("no"),
-                change.strategy.value, change.lock or "", _findings_cell(change))
+                change.strategy.value, _findings_cell(change))
         console.print(table, soft_wrap=False)
     for change in plan.changes:
         if not change.findings:
             continue
-        console.print(Text(f"\n{change.source}  ", style="bold") + Text(change.sql.split("\n")[0]
-                                                                        [:100], style="dim"))
+        lock = f"  [{change.lock}]" if change.lock else ""
+        console.print(Text(f"\n{change.source}{lock}", style="bold"))
+        console.print(Text("  " + change.sql.split("\n")[0][:160], style="dim"))
         for finding in change.findings:
             console.print(Text(f"  {finding.severity.value}: ", style=_SEVERITY_STYLE[
                 finding.severity]) + Text(f"{finding.message} [{finding.rule}]"))

@@ -25,7 +25,11 @@ NEUTRAL = (ops.TransactionOp, ops.SessionSettingOp)
 def build_plan(statements: list[ops.Statement], schema: Schema, target: Target) -> Plan:
     rules = all_rules()
     changes: list[Change] = []
+    current_file = None
     for statement in statements:
+        if current_file is not None and statement.file != current_file:
+            schema.end_migration()
+        current_file = statement.file
         names = [ops.operation_name(op) for op in statement.ops]
         table = next((ops.table_of(op) for op in statement.ops if ops.table_of(op)), None)
         change = Change(

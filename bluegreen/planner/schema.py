@@ -118,6 +118,14 @@ class Schema:
         info = self.table(table)
         return bool(info and info.created_in_migration)
 
+    def end_migration(self) -> None:
+        """A migration (one SQL file or one revision) is deployed: what it created is now
+        in use by the app like everything else."""
+        for table in self.tables.values():
+            table.created_in_migration = False
+            for column in table.columns.values():
+                column.added_in_migration = False
+
     # ---- applying operations -------------------------------------------------------------
 
     def apply(self, op: MigrateOperation, *, in_migration: bool) -> None:

@@ -48,10 +48,18 @@ def render_sql(op: MigrateOperation) -> str:
     return buffer.getvalue().strip().rstrip(";").strip()
 
 
+def display_path(path: Path) -> str:
+    """The path relative to the working directory when it is below it (for file:line)."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
 class _Recorder:
     def __init__(self, path: Path) -> None:
         self.path = str(path)
-        self.display = str(path)
+        self.display = display_path(path)
         self.statements: list[ops.Statement] = []
         self.in_transaction = True
 
@@ -138,6 +146,11 @@ class _RecordingOperations(Operations):
         return _RecordingBind(self._recorder)
 
 
+# alembic.op's proxy functions are registered per class; make the recorder reuse those of
+# Operations so that `from alembic import op` in a revision reaches it.
+_RecordingOperations._setups[_RecordingOperations] = Operations._setups[Operations]
+
+
 def record_upgrade(module: ModuleType, path: Path) -> list[ops.Statement]:
     """Run ``module.upgrade()`` against a recording context and return what it did."""
     recorder = _Recorder(path)
@@ -218,3 +231,4 @@ def revision_files(directory: Path, from_rev: str | None, to_rev: str | None) ->
         raise MigrationLoadError(str(directory), str(error).splitlines()[0]) from None
     ordered = [r for r in reversed(revisions) if r.revision != from_rev]
     return [Path(r.path) for r in ordered]
+

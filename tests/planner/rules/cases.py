@@ -1,0 +1,185 @@
+"""Data-driven cases for every rule, both ways (in the manner of sqlfluff's rule fixtures).
+
+Each case is judged on the LAST statement of its SQL, against helpers.SCHEMA (tables users,
+orders; index users_email_idx; enum mood; view active_users). ``fires`` says whether the
+rule reports it; ``expect`` checks the change's phase / blocking / strategy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Case:
+    sql: str
+    fires: bool
+    expect: dict = field(default_factory=dict)
+    pg_version: int = 15
+
+
+CASES: dict[str, list[Case]] = {
+    "adding-required-column": [
+        Case("ALTER TABLE users ADD COLUMN x int NOT NULL", True,
+             {"phase": "breaking", "strategy": "expand-contract"}),
+        Case("ALTER TABLE users ADD COLUMN x int NOT NULL DEFAULT 0", False,
+             {"phase": "expand", "blocking": False}),
+        Case("ALTER TABLE users ADD COLUMN x int", False, {"phase": "expand"}),
+        Case("CREATE TABLE t (id int); ALTER TABLE t ADD COLUMN x int NOT NULL", False,
+             {"phase": "expand"}),
+    ],
+    "adding-volatile-default": [
+        Case("ALTER TABLE users ADD COLUMN token uuid DEFAULT gen_random_uuid()", True,
+             {"phase": "expand", "blocking": True}),
+        Case("ALTER TABLE users ADD COLUMN x int DEFAULT 0", True, {"blocking": True},
+             pg_version=10),
+        Case("ALTER TABLE users ADD COLUMN seen timestamptz DEFAULT now()", False,
+             {"blocking": False}),
+        Case("ALTER TABLE users ADD COLUMN x int DEFAULT 0", False, {"blocking": False}),
+    ],
+    "adding-generated-column": [
+        Case("ALTER TABLE users ADD COLUMN age2 int GENERATED ALWAYS AS (age * 2) STORED",
+             True, {"blocking": True, "strategy": "shadow"}),
+        Case("ALTER TABLE users ADD COLUMN n bigserial", True, {"blocking": True}),
+        Case("ALTER TABLE users ADD COLUMN n bigint", False, {"blocking": False}),
+    ],
+    "changing-column-type": [
+        Case("ALTER TABLE users ALTER COLUMN age TYPE bigint", True,
+             {"phase": "expand", "blocking": True, "strategy": "shadow"}),
+        Case("ALTER TABLE users ALTER COLUMN age TYPE text", True,
+             {"phase": "breaking", "blocking": True, "strategy": "expand-contract"}),
+        Case("ALTER TABLE users ALTER COLUMN email TYPE varchar(50)", True,
+             {"phase": "contract", "blocking": True}),
+        Case("ALTER TABLE users ALTER COLUMN email TYPE varchar(200)", False,
+             {"phase": "expand", "blocking": False}),
+        Case("ALTER TABLE users ALTER COLUMN email TYPE text", False, {"blocking": False}),
+        Case("ALTER TABLE users ALTER COLUMN score TYPE numeric(12, 2)", False,
+             {"blocking": False}),
+        Case("ALTER TABLE users ADD COLUMN x int; ALTER TABLE users ALTER COLUMN x TYPE text",
+             False, {"phase": "expand"}),
+    ],
+    "renaming-column": [
+        Case("ALTER TABLE users RENAME COLUMN email TO mail", True,
+             {"phase": "breaking", "blocking": False, "strategy": "expand-contract"}),
+        Case("ALTER TABLE users ADD COLUMN x int; ALTER TABLE users RENAME COLUMN x TO y",
+             False, {"phase": "expand"}),
+    ],
+    "renaming-table": [
+        Case("ALTER TABLE users RENAME TO people", True, {"phase": "breaking"}),
+        Case("CREATE TABLE t (id int); ALTER TABLE t RENAME TO t2", False, {"phase": "expand"}),
+    ],
+    "dropping-column": [
+        Case("ALTER TABLE users DROP COLUMN name", True, {"phase": "contract",
+                                                           "blocking": False}),
+        Case("ALTER TABLE users ADD COLUMN x int; ALTER TABLE users DROP COLUMN x", False,
+             {"phase": "expand"}),
+    ],
+    "dropping-table": [
+        Case("DROP TABLE orders", True, {"phase": "contract"}),
+        Case("CREATE TABLE t (id int); DROP TABLE t", False, {"phase": "expand"}),
+    ],
+    "dropping-object": [
+        Case("DROP VIEW active_users", True, {"phase": "contract"}),
+        Case("CREATE VIEW v AS SELECT 1", False, {"phase": "expand"}),
+    ],
+    "dropping-constraint": [
+        Case("ALTER TABLE users DROP CONSTRAINT users_email_key", True, {"phase": "contract"}),
+        Case("ALTER TABLE users DROP CONSTRAINT users_age_not_null", False, {"phase": "expand"}),
+    ],
+    "dropping-default": [
+        Case("ALTER TABLE users ALTER COLUMN status DROP DEFAULT", True, {"phase": "contract"}),
+        Case("ALTER TABLE users ALTER COLUMN status SET DEFAULT 'new'", False,
+             {"phase": "expand"}),
+    ],
+    "setting-not-null": [
+        Case("ALTER TABLE users ALTER COLUMN name SET NOT NULL", True,
+             {"phase": "contract", "blocking": True}),
+        # A validated CHECK (age IS NOT NULL) exists: PostgreSQL 12+ skips the scan.
+        Case("ALTER TABLE users ALTER COLUMN age SET NOT NULL", True,
+             {"phase": "contract", "blocking": False}),
+        Case("ALTER TABLE users ALTER COLUMN age SET NOT NULL", True,
+             {"phase": "contract", "blocking": True}, pg_version=11),
+        Case("ALTER TABLE users ADD COLUMN x int; ALTER TABLE users ALTER COLUMN x SET NOT NULL",
+             False, {"phase": "expand"}),
+    ],
+    "adding-check-constraint": [
+        Case("ALTER TABLE users ADD CONSTRAINT c CHECK (age > 0)", True,
+             {"phase": "contract", "blocking": True}),
+        Case("ALTER TABLE users ADD CONSTRAINT c CHECK (age > 0) NOT VALID", True,
+             {"phase": "contract", "blocking": False}),
+        Case("CREATE TABLE t (a int); ALTER TABLE t ADD CONSTRAINT c CHECK (a > 0)", False,
+             {"phase": "expand"}),
+    ],
+    "adding-foreign-key": [
+        Case("ALTER TABLE orders ADD CONSTRAINT fk FOREIGN KEY (user_id) REFERENCES users (id)",
+             True, {"phase": "contract", "blocking": True}),
+        Case("ALTER TABLE orders ADD CONSTRAINT fk FOREIGN KEY (user_id) REFERENCES users (id) "
+             "NOT VALID", True, {"phase": "contract", "blocking": False}),
+        Case("CREATE TABLE t (u bigint); ALTER TABLE t ADD CONSTRAINT fk FOREIGN KEY (u) "
+             "REFERENCES users (id)", False, {"phase": "expand"}),
+    ],
+    "adding-unique-constraint": [
+        Case("ALTER TABLE users ADD CONSTRAINT users_name_key UNIQUE (name)", True,
+             {"phase": "contract", "blocking": True}),
+        Case("ALTER TABLE orders ADD CONSTRAINT p PRIMARY KEY (id)", True, {"blocking": True}),
+        Case("ALTER TABLE users ADD CONSTRAINT u UNIQUE USING INDEX users_email_idx", True,
+             {"phase": "contract", "blocking": False}),
+        Case("CREATE TABLE t (a int); ALTER TABLE t ADD CONSTRAINT u UNIQUE (a)", False,
+             {"phase": "expand"}),
+        Case("ALTER TABLE users ADD COLUMN handle text UNIQUE", False, {"blocking": False}),
+    ],
+    "creating-index": [
+        Case("CREATE INDEX users_name_idx ON users (name)", True,
+             {"phase": "expand", "blocking": True}),
+        Case("CREATE UNIQUE INDEX users_name_idx ON users (name)", True,
+             {"phase": "contract", "blocking": True}),
+        Case("CREATE INDEX CONCURRENTLY users_name_idx ON users (name)", False,
+             {"phase": "expand", "blocking": False}),
+        Case("CREATE TABLE t (a int); CREATE INDEX t_a ON t (a)", False, {"blocking": False}),
+    ],
+    "concurrently-in-transaction": [
+        Case("BEGIN; CREATE INDEX CONCURRENTLY users_name_idx ON users (name)", True, {}),
+        Case("CREATE INDEX CONCURRENTLY users_name_idx ON users (name)", False, {}),
+    ],
+    "dropping-index": [
+        Case("DROP INDEX users_email_idx", True, {"phase": "contract"}),
+        Case("CREATE TABLE t (a int); CREATE INDEX t_a ON t (a); DROP INDEX t_a", False,
+             {"phase": "expand"}),
+    ],
+    "adding-enum-value": [
+        Case("BEGIN; ALTER TYPE mood ADD VALUE 'calm'", True, {}, pg_version=11),
+        Case("BEGIN; ALTER TYPE mood ADD VALUE 'calm'", False, {"phase": "expand"}),
+    ],
+    "renaming-enum-value": [
+        Case("ALTER TYPE mood RENAME VALUE 'sad' TO 'blue'", True, {"phase": "breaking"}),
+        Case("ALTER TYPE mood ADD VALUE 'calm'", False, {"phase": "expand"}),
+    ],
+    "unbatched-data-change": [
+        Case("UPDATE users SET name = 'x'", True, {"blocking": True, "phase": "expand"}),
+        Case("DELETE FROM orders WHERE total = 0", True, {"blocking": True,
+                                                           "phase": "contract"}),
+        Case("CREATE TABLE t (a int); UPDATE t SET a = 1", False, {"blocking": False}),
+        Case("INSERT INTO orders (id) VALUES (1)", False, {"blocking": False}),
+    ],
+    "rewriting-table": [
+        Case("VACUUM FULL users", True, {"blocking": True, "strategy": "shadow"}),
+        Case("ALTER TABLE users SET TABLESPACE fast", True, {"blocking": True}),
+        Case("VACUUM users", False, {"blocking": False}),
+    ],
+    "reindexing": [
+        Case("REINDEX TABLE users", True, {"blocking": True}),
+        Case("REINDEX TABLE CONCURRENTLY users", False, {"blocking": False}),
+    ],
+    "prefer-bigint": [
+        Case("CREATE TABLE t (id serial PRIMARY KEY)", True, {"blocking": False}),
+        Case("CREATE TABLE t (id bigint PRIMARY KEY)", False, {}),
+    ],
+    "prefer-timestamptz": [
+        Case("CREATE TABLE t (at timestamp)", True, {}),
+        Case("CREATE TABLE t (at timestamptz)", False, {}),
+    ],
+    "unrecognized-statement": [
+        Case("DO $$ BEGIN PERFORM 1; END $$", True, {}),
+        Case("COMMENT ON TABLE users IS 'people'", False, {}),
+    ],
+}
