@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -27,21 +27,21 @@ def plan(
     paths: Annotated[list[Path], typer.Argument(
         help="SQL files, Alembic revision files or Alembic versions directories.",
         show_default=False)],
-    schema: Annotated[Optional[Path], typer.Option(
+    schema: Annotated[Path | None, typer.Option(
         "--schema", help="DDL of the current schema (e.g. pg_dump --schema-only).")] = None,
-    database_url: Annotated[Optional[str], typer.Option(
+    database_url: Annotated[str | None, typer.Option(
         "--database-url", help="Read the current schema and version from this database.",
         envvar="BLUEGREEN_DATABASE_URL")] = None,
-    pg_version: Annotated[Optional[int], typer.Option(
+    pg_version: Annotated[int | None, typer.Option(
         "--pg-version", help="Target PostgreSQL major version [default: server's, else 15].")
     ] = None,
-    phase: Annotated[Optional[PhaseOption], typer.Option(
+    phase: Annotated[PhaseOption | None, typer.Option(
         "--phase", help="Exit 1 if a change belongs to another phase.")] = None,
     output: Annotated[OutputFormat, typer.Option("--format", help="Output format.")
                       ] = OutputFormat.text,
-    from_rev: Annotated[Optional[str], typer.Option(
+    from_rev: Annotated[str | None, typer.Option(
         "--from", help="Alembic revision to start after (exclusive).")] = None,
-    to_rev: Annotated[Optional[str], typer.Option(
+    to_rev: Annotated[str | None, typer.Option(
         "--to", help="Alembic revision to stop at (inclusive).")] = None,
 ) -> None:
     """Say each statement's phase (expand / contract / breaking), whether it blocks the

@@ -76,7 +76,7 @@ def introspect(conn: Connection) -> Schema:
     for table, index, unique, columns in conn.execute(sa.text(f"""
             SELECT {_QUALIFIED}, i.relname, x.indisunique,
                    ARRAY(SELECT pg_get_indexdef(x.indexrelid, k, true)
-                         FROM generate_subscripts(x.indkey, 1) AS k ORDER BY k)
+                         FROM generate_series(1, x.indnkeyatts) AS k ORDER BY k)
             FROM pg_index x
             JOIN pg_class i ON i.oid = x.indexrelid
             JOIN pg_class c ON c.oid = x.indrelid

@@ -100,12 +100,17 @@ def _sync_trigger(table: str, old: str, new: str, forward: str, backward: str) -
     ]
 
 
-def _drop_sync_trigger(table: str, old: str, new: str) -> list[Step]:
+def _drop_old_column(table: str, old: str, new: str) -> list[Step]:
+    """Drop the trigger and the old column in one transaction: without the trigger a NOT
+    NULL old column would reject green's inserts, and with the column gone the trigger
+    would fail."""
     function = object_name("bluegreen_sync", table, old, new)
     return [
-        Step("contract", "drop the sync trigger (blue is retired)",
-             f"DROP TRIGGER IF EXISTS {ident(function)} ON {ident(table)}"),
-        Step("contract", "drop its function", f"DROP FUNCTION IF EXISTS {ident(function)}()"),
+        Step("contract", f"drop the sync trigger and {old} together (blue is retired)",
+             f"BEGIN;\nDROP TRIGGER IF EXISTS {ident(function)} ON {ident(table)};\n"
+             f"ALTER TABLE {ident(table)} DROP COLUMN {ident(old)};\nCOMMIT"),
+        Step("contract", "drop the trigger's function",
+             f"DROP FUNCTION IF EXISTS {ident(function)}()"),
     ]
 
 
@@ -146,7 +151,7 @@ def dual_write_column(
         steps += not_null_via_check(table_name, new, pg_version, phase="migrate",
                                     keep_check=True)
     steps.append(Step("migrate", f"deploy green: it {what}; blue keeps using {old}"))
-    steps += _drop_sync_trigger(table_name, old, new)
+    steps += _drop_old_column(table_name, old, new)
     if default is not None:
         steps.append(Step("contract", f"give {new} the default {old} had",
                           f"ALTER TABLE {ident(table_name)} ALTER COLUMN {ident(new)} "
@@ -159,8 +164,6 @@ def dual_write_column(
             Step("contract", "drop the check, now redundant",
                  f"ALTER TABLE {ident(table_name)} DROP CONSTRAINT {ident(check)}"),
         ]
-    steps.append(Step("contract", f"drop {old}",
-                      f"ALTER TABLE {ident(table_name)} DROP COLUMN {ident(old)}"))
     return steps
 
 

@@ -3,9 +3,9 @@
 Problem: blue does not know the column, so every insert blue makes fails with a not-null
 violation; on a table that has rows the ALTER itself fails.
 
-Safe alternative: add the column nullable (or with a constant default, which from
-PostgreSQL 11 changes only the catalog), deploy green writing it, backfill existing rows in
-batches, then enforce NOT NULL with a validated CHECK once blue is retired.
+Safe alternative: add the column with a constant default (from PostgreSQL 11 a catalog-only
+change; before 11, add it nullable, set the default and backfill in batches), so blue's
+inserts get the default; then enforce NOT NULL with a validated CHECK once blue is retired.
 """
 
 from __future__ import annotations
@@ -27,22 +27,31 @@ def check(ctx) -> Verdict | None:
         return None
     table = ctx.op.table_name
     name = column.name
+    t, c = steps.ident(table), steps.ident(name)
     type_sql = str(column.type) if column.type else "<type>"
-    pk = ctx.table.primary_key if ctx.table else []
-    plan = [
-        Step("expand", f"add {name} nullable: blue's inserts keep working",
-             f"ALTER TABLE {steps.ident(table)} ADD COLUMN {steps.ident(name)} {type_sql}"),
-        Step("migrate", f"deploy green: it writes {name} on every insert"),
-        steps.backfill(table, pk, f"{steps.ident(name)} = :value", f"{steps.ident(name)} IS NULL",
-                       f"fill {name} for existing rows in batches (choose :value)"),
-        *steps.not_null_via_check(table, name, ctx.pg_version),
-    ]
+    if ctx.pg_version >= 11:
+        # A constant default is catalog-only from PostgreSQL 11: existing rows read it and
+        # blue's inserts get it, so nothing is ever NULL and nothing needs a backfill.
+        plan = [Step("expand", f"add {name} with a constant default (choose :value): "
+                               "catalog only, and blue's inserts get the default",
+                     f"ALTER TABLE {t} ADD COLUMN {c} {type_sql} DEFAULT :value")]
+    else:
+        pk = ctx.table.primary_key if ctx.table else []
+        plan = [
+            Step("expand", f"add {name} nullable: blue's inserts keep working",
+                 f"ALTER TABLE {t} ADD COLUMN {c} {type_sql}"),
+            Step("expand", "blue's inserts get a default from now on (choose :value)",
+                 f"ALTER TABLE {t} ALTER COLUMN {c} SET DEFAULT :value"),
+            steps.backfill(table, pk, f"{c} = :value", f"{c} IS NULL",
+                           f"fill {name} for existing rows in batches"),
+        ]
+    plan += steps.not_null_via_check(table, name, ctx.pg_version)
     return Verdict(
         rule="adding-required-column", severity=Severity.ERROR, phase=Phase.BREAKING,
         strategy=Strategy.EXPAND_CONTRACT,
         message=f"{table}.{name} is NOT NULL without a default: blue's inserts do not set it "
                 "and will fail",
-        fix="add it nullable (or with a constant default), backfill, then SET NOT NULL "
-            "through a validated CHECK after blue is retired",
+        fix="add it with a constant default, then SET NOT NULL through a validated CHECK "
+            "after blue is retired",
         fix_sql=plan[0].sql, steps=tuple(plan),
     )

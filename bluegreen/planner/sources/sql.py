@@ -75,9 +75,14 @@ def parse_sql(text: str, file: str, *, first_line: int = 1,
     try:
         raw = pglast.parse_sql(text)
     except pglast.parser.ParseError as error:
-        location = getattr(error, "location", None)
-        line = _line_of(text, location) + first_line - 1 if location else first_line
-        raise SqlSyntaxError(f"{file}:{line}", str(error.args[0] if error.args else error))
+        # ParseError's args are (message, cursor position as a byte offset).
+        location = error.args[1] if len(error.args) > 1 else None
+        line = first_line
+        if isinstance(location, int):
+            line = _line_of(text.encode()[: max(location - 1, 0)].decode(errors="replace"),
+                            10**9) + first_line - 1
+        raise SqlSyntaxError(f"{file}:{line}",
+                             str(error.args[0] if error.args else error)) from None
     statements: list[ops.Statement] = []
     previous_end = 0
     encoded = text.encode()

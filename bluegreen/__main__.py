@@ -1,0 +1,3 @@
+from bluegreen.cli import entrypoint
+
+entrypoint()
