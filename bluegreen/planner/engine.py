@@ -7,7 +7,7 @@ from alembic.operations import ops as aops
 from bluegreen.errors import TableNotFound
 from bluegreen.planner import ops
 from bluegreen.planner.locks import lock_for, strongest
-from bluegreen.planner.model import Change, Plan, Target
+from bluegreen.planner.model import Change, Plan, Severity, Target
 from bluegreen.planner.rules import RuleContext, all_rules
 from bluegreen.planner.schema import Schema
 
@@ -29,6 +29,8 @@ def build_plan(statements: list[ops.Statement], schema: Schema, target: Target) 
     for statement in statements:
         if current_file is not None and statement.file != current_file:
             schema.end_migration()
+        if statement.file != current_file:
+            earlier_in_file: list[ops.Statement] = []
         current_file = statement.file
         names = [ops.operation_name(op) for op in statement.ops]
         table = next((ops.table_of(op) for op in statement.ops if ops.table_of(op)), None)
@@ -40,7 +42,8 @@ def build_plan(statements: list[ops.Statement], schema: Schema, target: Target) 
         change.neutral = all(isinstance(op, NEUTRAL) for op in statement.ops)
         for op in statement.ops:
             _check_table_exists(op, schema, statement)
-            ctx = RuleContext(op=op, statement=statement, schema=schema, target=target)
+            ctx = RuleContext(op=op, statement=statement, schema=schema, target=target,
+                              earlier_in_file=earlier_in_file)
             if not ctx.table_is_new:
                 change.lock = strongest(change.lock, lock_for(op))
             info = ctx.table
@@ -58,6 +61,9 @@ def build_plan(statements: list[ops.Statement], schema: Schema, target: Target) 
                     continue
                 change.apply(verdict)
             schema.apply(op, in_migration=True)
+        # Errors first, then warnings, then notes; rules keep their order within each.
+        change.findings.sort(key=lambda f: -list(Severity).index(f.severity))
+        earlier_in_file.append(statement)
         changes.append(change)
     plan = Plan(target=target, changes=changes)
     if not schema.known:

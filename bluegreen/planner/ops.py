@@ -193,6 +193,7 @@ class Statement:
     ops: list[MigrateOperation]
     suppressed: set[str] = field(default_factory=set)
     in_transaction: bool = True
+    in_transaction_before: bool = True
 
     @property
     def source(self) -> str:

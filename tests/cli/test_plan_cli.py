@@ -76,8 +76,10 @@ def test_github_format_annotates_file_and_line(files, capsys):
     lines = out.splitlines()
     assert code == 1
     assert lines[0].startswith(f"::warning file={files / 'contract.sql'},line=1,")
-    assert lines[1].startswith(f"::error file={files / 'breaking.sql'},line=1,")
-    assert "title=bluegreen renaming-column (breaking)::" in lines[1]
+    assert "title=bluegreen dropping-column (contract)::" in lines[0]
+    error = next(line for line in lines if line.startswith("::error"))
+    assert error.startswith(f"::error file={files / 'breaking.sql'},line=1,")
+    assert "title=bluegreen renaming-column (breaking)::" in error
 
 
 @pytest.mark.parametrize(("args", "expected"), [

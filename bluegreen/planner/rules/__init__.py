@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from types import ModuleType
 
@@ -29,6 +29,7 @@ class RuleContext:
     statement: Statement
     schema: Schema
     target: Target
+    earlier_in_file: list[Statement] = field(default_factory=list)
 
     @property
     def table_name(self) -> str | None:

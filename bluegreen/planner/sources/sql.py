@@ -104,12 +104,14 @@ def parse_sql(text: str, file: str, *, first_line: int = 1,
         suppressed = suppressions(leading + stmt_text + tail)
         previous_end = end
         operations = list(_operations(raw_stmt.stmt))
+        before = in_transaction
         for op in operations:
             if isinstance(op, ops.TransactionOp):
                 in_transaction = op.kind == "begin"
         statements.append(ops.Statement(
             file=file, line=line + first_line - 1, sql=_strip_comments(stmt_text),
             ops=operations, suppressed=suppressed, in_transaction=in_transaction,
+            in_transaction_before=before,
         ))
     return statements
 

@@ -183,3 +183,33 @@ CASES: dict[str, list[Case]] = {
         Case("COMMENT ON TABLE users IS 'people'", False, {}),
     ],
 }
+
+CASES.update({
+    "prefer-identity": [
+        Case("CREATE TABLE t (id bigserial PRIMARY KEY)", True, {}),
+        Case("CREATE TABLE t (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY)", False, {}),
+    ],
+    "prefer-jsonb": [
+        Case("ALTER TABLE users ADD COLUMN meta json", True, {"phase": "expand"}),
+        Case("ALTER TABLE users ADD COLUMN meta jsonb", False, {}),
+    ],
+    "ban-char-field": [
+        Case("CREATE TABLE t (code char(3))", True, {}),
+        Case("CREATE TABLE t (code varchar(3))", False, {}),
+    ],
+    "dropping-database": [
+        Case("DROP DATABASE prod", True, {"phase": "contract", "strategy": "manual"}),
+        Case("DROP SCHEMA old CASCADE", False, {"phase": "contract"}),
+    ],
+    "transaction-nesting": [
+        Case("BEGIN; BEGIN", True, {}),
+        Case("BEGIN; COMMIT; BEGIN", False, {}),
+    ],
+    "missing-lock-timeout": [
+        Case("ALTER TABLE users ADD COLUMN x int", True, {"blocking": False}),
+        Case("SET lock_timeout = '2s'; ALTER TABLE users ADD COLUMN x int", False, {}),
+        Case("ALTER TABLE users ADD COLUMN x int; ALTER TABLE users ADD COLUMN y int", False,
+             {}),
+        Case("CREATE INDEX CONCURRENTLY i ON users (name)", False, {}),
+    ],
+})

@@ -51,3 +51,11 @@ def test_suppression_comment_silences_the_rule(rule):
     change = plan.changes[-1]
     assert rule not in [f.rule for f in change.findings]
     assert rule in change.suppressed
+
+
+def test_every_rule_is_documented_in_the_readme():
+    from pathlib import Path
+
+    readme = (Path(__file__).parents[3] / "README.md").read_text()
+    for rule in rule_ids():
+        assert f"| `{rule}` |" in readme, rule

@@ -1,0 +1,32 @@
+"""A char(n) column.
+
+Problem: char(n) pads values with spaces, compares surprisingly and is never faster than
+text; changing it later rewrites the table.
+
+Safe alternative: use text (with a CHECK on length if needed) or varchar.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic.operations import ops as aops
+
+from bluegreen.planner.model import Severity, Verdict
+from bluegreen.planner.schema import column_info
+
+OPERATIONS = (aops.CreateTableOp, aops.AddColumnOp)
+
+
+def check(ctx) -> Verdict | None:
+    op = ctx.op
+    columns = [op.column] if isinstance(op, aops.AddColumnOp) else [
+        c for c in op.columns if isinstance(c, sa.Column)]
+    found = [c.name for c in columns
+             if (info := column_info(c)).type is not None and info.type.name == "bpchar"]
+    if not found:
+        return None
+    return Verdict(
+        rule="ban-char-field", severity=Severity.INFO,
+        message=f"{op.table_name}.{', '.join(found)} is char(n)",
+        fix="use text or varchar",
+    )

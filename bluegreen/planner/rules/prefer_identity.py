@@ -1,0 +1,30 @@
+"""A serial / bigserial column in a new table.
+
+Problem: serial creates a separately owned sequence with loose permissions and ownership
+that is easy to lose on a table copy or rename; identity columns are the SQL-standard
+replacement and move with the table.
+
+Safe alternative: bigint GENERATED ALWAYS AS IDENTITY (or BY DEFAULT).
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic.operations import ops as aops
+
+from bluegreen.planner.model import Severity, Verdict
+from bluegreen.planner.schema import column_info
+
+OPERATIONS = (aops.CreateTableOp,)
+
+
+def check(ctx) -> Verdict | None:
+    serials = [c.name for c in ctx.op.columns if isinstance(c, sa.Column)
+               and (info := column_info(c)).type is not None and info.type.serial]
+    if not serials:
+        return None
+    return Verdict(
+        rule="prefer-identity", severity=Severity.INFO,
+        message=f"{ctx.op.table_name}.{', '.join(serials)} uses serial",
+        fix="use bigint GENERATED ALWAYS AS IDENTITY",
+    )
