@@ -5,6 +5,7 @@ Nothing here prints; the CLI renders what these return.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from bluegreen import dialects
@@ -129,4 +130,165 @@ def plan_exit_code(result: Plan, phase: str | None = None) -> int:
     return 0
 
 
-__all__ = ["BluegreenError", "plan", "plan_exit_code", "read_statements", "load_schema_file"]
+# ---- state and the copier -----------------------------------------------------------------
+
+def init(database_url: str) -> tuple[str | None, str]:
+    """Create or upgrade bluegreen's state tables; returns (revision before, after)."""
+    from bluegreen.errors import DatabaseUnavailable
+    from bluegreen.state import init as state_init
+
+    url = dialects.sqlalchemy_url(database_url)
+    if url.get_backend_name() != "postgresql":
+        raise BadOption("bluegreen init supports PostgreSQL for now")
+    import sqlalchemy as sa
+
+    try:
+        return state_init.upgrade(url)
+    except sa.exc.OperationalError as error:
+        detail = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
+        raise DatabaseUnavailable(dialects.redact(database_url), detail) from None
+
+
+def _store(conn):
+    from bluegreen.state import StateStore
+
+    store = StateStore(conn)
+    store.check_initialized()
+    return store
+
+
+def copy(database_url: str, table: str, alter_sql: str | None, options=None, *,
+         on_progress=None, on_event=None):
+    """Build the shadow table and keep it in sync (see bluegreen.copier.runner)."""
+    from bluegreen.copier.runner import Copier, CopyOptions
+
+    return Copier(database_url, table, alter_sql, options or CopyOptions(),
+                  on_progress=on_progress, on_event=on_event).run()
+
+
+def copy_dry_run(database_url: str, table: str, alter_sql: str) -> list[str]:
+    from bluegreen.copier.runner import dry_run_statements
+
+    return dry_run_statements(database_url, table, alter_sql)
+
+
+@dataclass
+class StatusRow:
+    record: object
+    backlog: int | None
+
+    def to_dict(self) -> dict:
+        out = self.record.to_dict()
+        out["backlog"] = self.backlog
+        return out
+
+
+def status(database_url: str, table: str | None = None) -> list[StatusRow]:
+    """The active (else latest) migration of a table, or of every table."""
+    from psycopg import sql
+
+    from bluegreen.copier.tables import TableRef
+    from bluegreen.state import NoActiveMigration
+
+    with dialects.pg_connect(database_url) as conn:
+        store = _store(conn)
+        if table:
+            key = TableRef.parse(table).key
+            record = store.active(key) or store.latest(key)
+            if record is None:
+                raise NoActiveMigration(key, "start one with `bluegreen copy`")
+            records = [record]
+        else:
+            records = store.all_recent()
+        rows = []
+        for record in records:
+            backlog = None
+            if record.state in ("copying", "synced", "cut_over", "rolled_back"):
+                exists = conn.execute("SELECT to_regclass(%s)",
+                                      (f"bluegreen.{record.queue_table}",)).fetchone()[0]
+                if exists:
+                    backlog = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(
+                        sql.Identifier("bluegreen", record.queue_table))).fetchone()[0]
+            rows.append(StatusRow(record, backlog))
+        return rows
+
+
+def set_paused(database_url: str, table: str, paused: bool):
+    from bluegreen.copier.tables import TableRef
+
+    with dialects.pg_connect(database_url) as conn:
+        return _store(conn).set_paused(TableRef.parse(table).key, paused)
+
+
+def _active(conn, store, table: str, states: tuple[str, ...], action: str):
+    from bluegreen.copier.tables import TableRef
+    from bluegreen.state import NoActiveMigration, WrongState
+
+    key = TableRef.parse(table).key
+    record = store.active(key)
+    if record is None:
+        raise NoActiveMigration(key, "nothing to " + action)
+    if record.state not in states:
+        raise WrongState(key, record.state, states, action)
+    return record
+
+
+def verify(database_url: str, table: str, *, repair: bool = False, chunk_rows: int = 10_000):
+    """Compare live and shadow by chunked checksums; re-sync differing ranges with repair."""
+    from bluegreen.copier.runner import open_migration
+    from bluegreen.copier.verify import verify as run_verify
+
+    with dialects.pg_connect(database_url, "bluegreen-verify") as conn:
+        store = _store(conn)
+        record = _active(conn, store, table, ("copying", "synced"), "verify")
+        if not record.backfill_done:
+            raise BluegreenError(f"the backfill of {record.table_name} is not finished; run "
+                                 "`bluegreen copy` until it is synced, then verify")
+        return run_verify(conn, open_migration(conn, record), chunk_rows, repair)
+
+
+def abort_statements(conn, record) -> list:
+    from psycopg import sql
+
+    from bluegreen.copier import capture
+    from bluegreen.copier.runner import names_for
+    from bluegreen.copier.tables import TableRef
+
+    ref = TableRef.parse(record.table_name)
+    shadow, _, queue = names_for(ref, record.id)
+    return capture.drop_ddl(ref, queue) + [
+        sql.SQL("DROP TABLE IF EXISTS {}").format(shadow.ident)]
+
+
+def abort(database_url: str, table: str, *, dry_run: bool = False, lock_timeout_ms: int = 2000):
+    """Before cutover: drop the shadow, the triggers and the queue; the live table stays."""
+    import time
+
+    import psycopg
+
+    with dialects.pg_connect(database_url, "bluegreen-abort") as conn:
+        store = _store(conn)
+        record = _active(conn, store, table, ("copying", "synced"), "abort")
+        statements = [s.as_string(conn) for s in abort_statements(conn, record)]
+        if dry_run:
+            return record, statements
+        for attempt in range(10):
+            try:
+                with conn.transaction():
+                    conn.execute(f"SET LOCAL lock_timeout = {int(lock_timeout_ms)}")
+                    for statement in statements:
+                        conn.execute(statement)
+                    conn.execute("DELETE FROM bluegreen.chunks WHERE migration_id = %s",
+                                 (record.id,))
+                    record = store.transition(record, ("copying", "synced"), "aborted", "abort",
+                                              finished_at=conn.execute("SELECT now()"
+                                                                       ).fetchone()[0])
+                return record, statements
+            except psycopg.errors.LockNotAvailable:
+                time.sleep(min(5.0, 0.2 * 2 ** attempt))
+        raise BluegreenError(f"could not lock {record.table_name} to drop the capture trigger; "
+                             "retry when it is quieter")
+
+
+__all__ = ["BluegreenError", "plan", "plan_exit_code", "read_statements", "load_schema_file",
+           "init", "copy", "status", "set_paused", "verify", "abort"]

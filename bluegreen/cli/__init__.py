@@ -6,8 +6,10 @@ import sys
 
 import typer
 
+from bluegreen.cli import copy as copy_cmd
 from bluegreen.cli import plan as plan_cmd
 from bluegreen.cli import render
+from bluegreen.cli import state as state_cmd
 from bluegreen.errors import BluegreenError
 
 app = typer.Typer(
@@ -18,6 +20,13 @@ app = typer.Typer(
     add_completion=False,
 )
 app.command("plan")(plan_cmd.plan)
+app.command("init")(state_cmd.init)
+app.command("copy")(copy_cmd.copy)
+app.command("status")(state_cmd.status)
+app.command("pause")(state_cmd.pause)
+app.command("resume")(state_cmd.resume)
+app.command("verify")(copy_cmd.verify)
+app.command("abort")(copy_cmd.abort)
 
 
 @app.callback()

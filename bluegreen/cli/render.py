@@ -122,3 +122,144 @@ def plan_text(plan: Plan, *, verbose_steps: bool = True) -> None:
     console.print(Text(
         f"\n{len(plan.changes)} changes: {summary['expand']} expand, {summary['contract']} "
         f"contract, {summary['breaking']} breaking, {summary['blocking']} blocking", style=style))
+
+
+# ---- state and the copier -----------------------------------------------------------------
+
+def line(message: str) -> None:
+    stdout().print(message)
+
+
+def write_json_line(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def init_done(before: str | None, after: str) -> None:
+    if before == after:
+        line(f"bluegreen state is up to date (revision {after})")
+    else:
+        line(f"bluegreen state {'created' if before is None else 'upgraded from ' + before} "
+             f"at revision {after}")
+
+
+def sql_list(statements: list[str], as_json: bool) -> None:
+    if as_json:
+        write_json({"sql": statements})
+        return
+    for statement in statements:
+        sys.stdout.write(statement.rstrip().rstrip(";") + (";\n" if not statement.startswith(
+            "--") else "\n"))
+
+
+def confirm(question: str) -> None:
+    """Ask in a terminal; refuse (exit 2) where nobody can answer."""
+    import typer
+
+    from bluegreen.errors import BadOption
+
+    if not sys.stdin.isatty():
+        raise BadOption("this needs confirmation and no terminal can give it: pass --yes")
+    if not typer.confirm(question, default=False):
+        raise typer.Exit(1)
+
+
+class CopyDisplay:
+    """A rich progress bar in a terminal; one JSON object per line with --format json."""
+
+    def __init__(self, json_lines: bool) -> None:
+        self.json_lines = json_lines
+        self.bar = None
+        self.task = None
+
+    def __enter__(self) -> CopyDisplay:
+        return self
+
+    def _start(self) -> None:
+        """The bar appears with the first report, not before pre-flight passes."""
+        if self.bar is None and not self.json_lines:
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeRemainingColumn,
+            )
+
+            self.bar = Progress(
+                TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                TextColumn("{task.fields[rate]}"), TimeRemainingColumn(),
+                TextColumn("{task.fields[extra]}"),
+                console=Console(stderr=True), transient=False)
+            self.bar.__enter__()
+            self.task = self.bar.add_task("copy", total=None, rate="", extra="")
+
+    def __exit__(self, *exc) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(*exc)
+
+    def progress(self, p) -> None:
+        if self.json_lines:
+            write_json_line({"event": "progress", **p.to_dict()})
+            return
+        self._start()
+        extra = f"backlog {p.backlog}"
+        if p.throttled:
+            extra += f"  [yellow]throttled: {p.throttled}[/]"
+        self.bar.update(self.task, description=f"{p.table} {p.phase}", completed=p.rows_copied,
+                        total=p.rows_total, rate=f"{p.rows_per_second:,.0f} rows/s",
+                        extra=extra)
+
+    def event(self, message: str) -> None:
+        if self.json_lines:
+            write_json_line({"event": "message", "message": message})
+        else:
+            self._start()
+            self.bar.console.print(Text(message, style="dim"))
+
+
+def copy_done(result, as_json: bool) -> None:
+    record = result.record
+    if as_json:
+        write_json_line({"event": "done", "resumed": result.resumed, "seconds": result.seconds,
+                         "backlog": result.backlog, "warnings": result.warnings,
+                         "migration": record.to_dict()})
+        return
+    for warning in result.warnings:
+        Console(stderr=True).print(Text(f"warning: {warning}", style="yellow"))
+    line(f"{record.table_name}: {record.state}; {record.rows_copied:,} rows copied, "
+         f"{record.rows_replayed:,} captured changes replayed, backlog {result.backlog} "
+         f"({result.seconds:.1f}s). Next: bluegreen cutover {record.table_name}")
+
+
+def status_table(rows, clear: bool = False) -> None:
+    console = stdout()
+    if clear:
+        console.clear()
+    table = Table(title="bluegreen migrations", title_justify="left")
+    for column in ("id", "table", "state", "copied", "replayed", "backlog", "paused"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("alter", overflow="ellipsis", no_wrap=True, max_width=50)
+    for row in rows:
+        r = row.record
+        total = f"/{r.rows_total:,}" if r.rows_total is not None else ""
+        table.add_row(str(r.id), r.table_name, r.state, f"{r.rows_copied:,}{total}",
+                      f"{r.rows_replayed:,}", "" if row.backlog is None else str(row.backlog),
+                      "yes" if r.paused else "", r.alter_sql[:60])
+    console.print(table)
+
+
+def verify_result(result, as_json: bool) -> None:
+    if as_json:
+        write_json(result.to_dict())
+        return
+    if result.equal:
+        line(f"{result.table}: live and shadow are equal ({result.ranges} ranges, "
+             f"{result.rows_live:,} rows)")
+        return
+    line(f"{result.table}: {len(result.differing)} of {result.ranges} ranges differ "
+         f"(live {result.rows_live:,} rows, shadow {result.rows_shadow:,})")
+    for lo, hi in result.differing[:20]:
+        line(f"  keys after {lo} up to {hi if hi is not None else 'the end'}")
+    if result.repaired_keys:
+        line(f"re-synced {result.repaired_keys} keys from the live table")

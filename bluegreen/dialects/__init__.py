@@ -46,3 +46,25 @@ def connect(url: str):
         raise DatabaseUnavailable(redact(url), detail) from None
     except sa.exc.ArgumentError as error:
         raise BadUrl(url, str(error)) from None
+
+
+def libpq_url(url: str) -> str:
+    """The URL as libpq (psycopg) takes it, from a libpq or SQLAlchemy URL."""
+    parsed = sqlalchemy_url(url)
+    if parsed.get_backend_name() != "postgresql":
+        raise BadUrl(url, "this command needs PostgreSQL for now")
+    return parsed.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def pg_connect(url: str, application_name: str = "bluegreen"):
+    """An autocommit psycopg connection, or DatabaseUnavailable with the server's reason."""
+    import psycopg
+
+    from bluegreen.errors import DatabaseUnavailable
+
+    try:
+        return psycopg.connect(libpq_url(url), autocommit=True, connect_timeout=10,
+                               application_name=application_name)
+    except psycopg.OperationalError as error:
+        detail = str(error).strip().splitlines()[-1] if str(error).strip() else repr(error)
+        raise DatabaseUnavailable(redact(url), detail) from None

@@ -1,0 +1,111 @@
+"""bluegreen copy / verify / abort: the shadow table."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from bluegreen import commands
+from bluegreen.cli import render
+from bluegreen.cli.common import DatabaseUrl, Format, FormatOption, require_url
+from bluegreen.copier.runner import CopyOptions
+from bluegreen.copier.throttle import ThrottleSettings
+from bluegreen.errors import BadOption
+
+
+def _chunk_size(value: str) -> int | None:
+    if value == "auto":
+        return None
+    if value.isdigit() and int(value) > 0:
+        return int(value)
+    raise BadOption(f"--chunk-size {value!r}: give a number of rows or 'auto'")
+
+
+def copy(
+    table: Annotated[str, typer.Argument(help="The live table (TABLE or SCHEMA.TABLE).")],
+    alter: Annotated[str | None, typer.Option(
+        "--alter", help='The change, e.g. "ALTER TABLE t ALTER COLUMN id TYPE bigint". '
+                        "Omit it to resume a copy.")] = None,
+    database_url: DatabaseUrl = None,
+    chunk_size: Annotated[str, typer.Option(
+        "--chunk-size", help="Rows per chunk, or auto (about --chunk-seconds each).")] = "auto",
+    chunk_seconds: Annotated[float, typer.Option(
+        "--chunk-seconds", help="Target time per chunk with --chunk-size auto.")] = 0.5,
+    max_rows_per_second: Annotated[float | None, typer.Option(
+        "--max-rows-per-second", help="Token-bucket limit on copied rows.")] = None,
+    max_replication_lag: Annotated[float | None, typer.Option(
+        "--max-replication-lag", help="Back off while a replica lags more (seconds).")] = None,
+    max_active_sessions: Annotated[int | None, typer.Option(
+        "--max-active-sessions", help="Back off while more sessions are active.")] = None,
+    throttle_query: Annotated[str | None, typer.Option(
+        "--throttle-query", help="Back off while this query returns true.")] = None,
+    workers: Annotated[int, typer.Option("--workers", help="Parallel chunk copiers.")] = 2,
+    sync_threshold: Annotated[int, typer.Option(
+        "--sync-threshold", help="Synced once the backlog is below this many keys.")] = 1000,
+    follow: Annotated[bool, typer.Option(
+        "--follow", help="Keep replaying after sync until interrupted or cut over.")] = False,
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="Print every SQL statement; run none.")] = False,
+    output: FormatOption = Format.text,
+) -> None:
+    """Build a shadow table with the new shape and keep it in sync with the live one.
+
+    Killed or interrupted at any point, the same command resumes from its checkpoint.
+    """
+    url = require_url(database_url)
+    if workers < 1:
+        raise BadOption("--workers must be at least 1")
+    if dry_run:
+        if alter is None:
+            raise BadOption("--dry-run needs --alter")
+        render.sql_list(commands.copy_dry_run(url, table, alter), output is Format.json)
+        return
+    options = CopyOptions(
+        chunk_size=_chunk_size(chunk_size), workers=workers, sync_threshold=sync_threshold,
+        follow=follow, target_chunk_seconds=chunk_seconds,
+        throttle=ThrottleSettings(max_rows_per_second, max_replication_lag,
+                                  max_active_sessions, throttle_query))
+    with render.CopyDisplay(json_lines=output is Format.json) as display:
+        result = commands.copy(url, table, alter, options, on_progress=display.progress,
+                               on_event=display.event)
+    render.copy_done(result, output is Format.json)
+
+
+def verify(
+    table: Annotated[str, typer.Argument(help="The table being copied.")],
+    database_url: DatabaseUrl = None,
+    repair: Annotated[bool, typer.Option("--repair", help="Re-sync differing ranges.")] = False,
+    chunk_rows: Annotated[int, typer.Option("--chunk-rows", help="Rows per checksum.")
+                          ] = 10_000,
+    output: FormatOption = Format.text,
+) -> None:
+    """Compare the live and shadow tables by chunked checksums. Exit 1 if they differ."""
+    result = commands.verify(require_url(database_url), table, repair=repair,
+                             chunk_rows=chunk_rows)
+    render.verify_result(result, output is Format.json)
+    raise typer.Exit(0 if result.equal or repair else 1)
+
+
+def abort(
+    table: Annotated[str, typer.Argument(help="The table being copied.")],
+    database_url: DatabaseUrl = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the SQL; run none.")
+                       ] = False,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask.")] = False,
+    output: FormatOption = Format.text,
+) -> None:
+    """Before cutover: drop the shadow, the capture trigger and the queue."""
+    url = require_url(database_url)
+    if not dry_run and not yes:
+        _, statements = commands.abort(url, table, dry_run=True)
+        render.sql_list(statements, False)
+        render.confirm(f"Drop the shadow copy of {table} and stop capturing its writes?")
+    record, statements = commands.abort(url, table, dry_run=dry_run)
+    if dry_run:
+        render.sql_list(statements, output is Format.json)
+    elif output is Format.json:
+        render.write_json(record.to_dict())
+    else:
+        render.line(f"aborted: the shadow, trigger and queue of {record.table_name} are gone; "
+                    "the live table is as it was")

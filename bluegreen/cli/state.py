@@ -1,0 +1,52 @@
+"""bluegreen init / status / pause / resume: the state tables and what they say."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+import typer
+
+from bluegreen import commands
+from bluegreen.cli import render
+from bluegreen.cli.common import DatabaseUrl, Format, FormatOption, require_url
+
+
+def init(database_url: DatabaseUrl = None) -> None:
+    """Create or upgrade bluegreen's state tables (schema `bluegreen`). Idempotent."""
+    before, after = commands.init(require_url(database_url))
+    render.init_done(before, after)
+
+
+def status(
+    table: Annotated[str | None, typer.Argument(help="A table; all tables if omitted.")] = None,
+    database_url: DatabaseUrl = None,
+    output: FormatOption = Format.text,
+    watch: Annotated[bool, typer.Option("--watch", help="Refresh every second.")] = False,
+) -> None:
+    """Show migrations: state, rows copied, backlog, throttle."""
+    url = require_url(database_url)
+    while True:
+        rows = commands.status(url, table)
+        if output is Format.json:
+            render.write_json_line([r.to_dict() for r in rows]) if watch else \
+                render.write_json([r.to_dict() for r in rows])
+        else:
+            render.status_table(rows, clear=watch)
+        if not watch:
+            return
+        time.sleep(1.0)
+
+
+def pause(table: Annotated[str, typer.Argument(help="The table being copied.")],
+          database_url: DatabaseUrl = None) -> None:
+    """Pause a running copy (from any terminal); `resume` lets it go on."""
+    record = commands.set_paused(require_url(database_url), table, True)
+    render.line(f"paused the copy of {record.table_name}")
+
+
+def resume(table: Annotated[str, typer.Argument(help="The table being copied.")],
+           database_url: DatabaseUrl = None) -> None:
+    """Let a paused copy go on."""
+    record = commands.set_paused(require_url(database_url), table, False)
+    render.line(f"resumed the copy of {record.table_name}")

@@ -1,0 +1,59 @@
+"""Change capture: row triggers on the live table append changed primary keys to a queue.
+
+The trigger stores keys only, never values: replay re-reads the live row, so capture is
+cheap, idempotent and order-insensitive. A primary-key update queues both keys.
+"""
+
+from __future__ import annotations
+
+from psycopg import sql
+
+from bluegreen.copier.tables import TableRef
+
+
+def queue_ddl(queue: TableRef, pk: list[str], pk_types: list[str]) -> sql.Composed:
+    columns = sql.SQL(", ").join(
+        sql.SQL("{} {} NOT NULL").format(sql.Identifier(k), sql.SQL(t))
+        for k, t in zip(pk, pk_types, strict=True))
+    return sql.SQL("CREATE TABLE IF NOT EXISTS {} (bg_seq bigint GENERATED ALWAYS AS "
+                   "IDENTITY PRIMARY KEY, {})").format(queue.ident, columns)
+
+
+def _function(queue: TableRef) -> sql.Identifier:
+    return sql.Identifier(queue.schema, f"{queue.name}_capture")
+
+
+def trigger_name(queue: TableRef) -> sql.Identifier:
+    return sql.Identifier(f"bluegreen_capture_{queue.name}"[:63])
+
+
+def function_ddl(queue: TableRef, pk: list[str]) -> sql.Composed:
+    cols = sql.SQL(", ").join(sql.Identifier(k) for k in pk)
+    new = sql.SQL(", ").join(sql.SQL("NEW.{}").format(sql.Identifier(k)) for k in pk)
+    old = sql.SQL(", ").join(sql.SQL("OLD.{}").format(sql.Identifier(k)) for k in pk)
+    body = sql.SQL(
+        "BEGIN\n"
+        "  IF TG_OP <> 'INSERT' THEN\n"
+        "    INSERT INTO {queue} ({cols}) VALUES ({old});\n"
+        "  END IF;\n"
+        "  IF TG_OP = 'INSERT' OR (TG_OP = 'UPDATE' AND ({new}) IS DISTINCT FROM ({old})) THEN\n"
+        "    INSERT INTO {queue} ({cols}) VALUES ({new});\n"
+        "  END IF;\n"
+        "  RETURN NULL;\n"
+        "END").format(queue=queue.ident, cols=cols, new=new, old=old)
+    return sql.SQL("CREATE OR REPLACE FUNCTION {}() RETURNS trigger LANGUAGE plpgsql AS {}"
+                   ).format(_function(queue), sql.Literal(body.as_string(None)))
+
+
+def trigger_ddl(live: TableRef, queue: TableRef) -> sql.Composed:
+    return sql.SQL("CREATE TRIGGER {} AFTER INSERT OR UPDATE OR DELETE ON {} FOR EACH ROW "
+                   "EXECUTE FUNCTION {}()").format(trigger_name(queue), live.ident,
+                                                   _function(queue))
+
+
+def drop_ddl(live: TableRef, queue: TableRef) -> list[sql.Composed]:
+    return [
+        sql.SQL("DROP TRIGGER IF EXISTS {} ON {}").format(trigger_name(queue), live.ident),
+        sql.SQL("DROP FUNCTION IF EXISTS {}()").format(_function(queue)),
+        sql.SQL("DROP TABLE IF EXISTS {}").format(queue.ident),
+    ]

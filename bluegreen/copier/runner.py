@@ -1,0 +1,649 @@
+"""One copy, start to synced: pre-flight, shadow + capture, backfill, indexes, replay.
+
+The parts cooperate around one context (as gh-ost's migrator does): a producer walks the
+primary key and queues chunk ranges; worker threads copy each range in its own short
+transaction and checkpoint it in the same transaction; the main thread replays captured
+keys and reports progress; the throttle decides in the background.
+"""
+
+from __future__ import annotations
+
+import json
+import queue as queue_mod
+import shutil
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pglast
+import psycopg
+from pglast import ast
+from pglast.stream import RawStream
+from psycopg import sql
+
+from bluegreen import dialects
+from bluegreen.copier import capture, chunks
+from bluegreen.copier.shadow import (
+    AlterSpec,
+    BadAlter,
+    column_exprs,
+    parse_alter,
+    planned_columns,
+    reverse_source_names,
+)
+from bluegreen.copier.tables import TableFacts, TableRef, TableRefused, read_table
+from bluegreen.copier.throttle import ChunkSizer, Throttle, ThrottleSettings
+from bluegreen.errors import BluegreenError
+from bluegreen.state import MigrationRecord, StateStore, WrongState
+
+STATE_SCHEMA = "bluegreen"
+
+
+@dataclass
+class CopyOptions:
+    chunk_size: int | None = None  # None: adapt to target_chunk_seconds
+    workers: int = 2
+    sync_threshold: int = 1000
+    follow: bool = False
+    throttle: ThrottleSettings = field(default_factory=ThrottleSettings)
+    target_chunk_seconds: float = 0.5
+    replay_batch: int = 5000
+    lock_timeout_ms: int = 2000
+
+
+@dataclass
+class Progress:
+    table: str
+    phase: str  # backfill | indexes | replay | synced | following
+    rows_copied: int
+    rows_total: int | None
+    rows_per_second: float
+    eta_seconds: float | None
+    backlog: int
+    rows_replayed: int
+    chunk_size: int
+    throttled: str | None
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+@dataclass
+class CopyResult:
+    record: MigrationRecord
+    resumed: bool
+    warnings: list[str]
+    seconds: float
+    backlog: int
+
+
+def names_for(ref: TableRef, migration_id: int) -> tuple[TableRef, TableRef, TableRef]:
+    """(shadow, old, queue) for a migration."""
+    shadow = ref.sibling(f"_bg{migration_id}_{ref.name}"[:59] + "_new")
+    old = ref.sibling(f"_bg{migration_id}_{ref.name}"[:59] + "_old")
+    queue = TableRef(STATE_SCHEMA, f"queue_{migration_id}")
+    return shadow, old, queue
+
+
+def _render(conn: psycopg.Connection | None, statement: sql.Composable | str) -> str:
+    return statement if isinstance(statement, str) else statement.as_string(conn)
+
+
+def create_statements(conn, live: TableFacts, spec: AlterSpec, shadow: TableRef,
+                      queue: TableRef) -> list[str]:
+    """Everything the copy creates before the backfill, in order (one transaction)."""
+    out = [
+        sql.SQL("CREATE TABLE {} (LIKE {} INCLUDING DEFAULTS INCLUDING CONSTRAINTS "
+                "INCLUDING IDENTITY INCLUDING GENERATED INCLUDING STORAGE INCLUDING COMMENTS)"
+                ).format(shadow.ident, live.ref.ident),
+        sql.SQL("ALTER TABLE {} ADD PRIMARY KEY ({})").format(
+            shadow.ident, sql.SQL(", ").join(sql.Identifier(k) for k in live.primary_key)),
+    ]
+    out += spec.render_for(shadow)
+    out += [capture.queue_ddl(queue, live.primary_key, live.pk_types()),
+            capture.function_ddl(queue, live.primary_key),
+            capture.trigger_ddl(live.ref, queue)]
+    return [_render(conn, s) for s in out]
+
+
+def secondary_statements(conn, live: TableFacts, spec: AlterSpec, shadow: TableRef,
+                         migration_id: int) -> tuple[list[str], list[str]]:
+    """Indexes and unique / exclusion / foreign-key constraints for the shadow, built after
+    the backfill. Returns (statements, warnings about what could not be carried over)."""
+    renames = reverse_source_names(spec)
+    statements: list[str] = []
+    warnings: list[str] = []
+    prefix = f"_bg{migration_id}_"
+    for name, definition in live.index_defs:
+        stmt = pglast.parse_sql(definition)[0].stmt
+        assert isinstance(stmt, ast.IndexStmt)
+        missing = [p.name for p in stmt.indexParams if p.name and p.name not in renames]
+        if missing:
+            warnings.append(f"index {name} uses {', '.join(missing)}, which the alter drops: "
+                            "not carried over")
+            continue
+        for param in stmt.indexParams:
+            if param.name:
+                param.name = renames[param.name]
+        stmt.idxname = (prefix + name)[:63]
+        stmt.relation.schemaname, stmt.relation.relname = shadow.schema, shadow.name
+        statements.append(RawStream()(stmt))
+    for name, kind, definition in live.constraint_defs:
+        parsed = pglast.parse_sql(f"ALTER TABLE x ADD CONSTRAINT c {definition}")[0].stmt
+        constraint = parsed.cmds[0].def_
+        key_lists = [attr for attr in ("keys", "fk_attrs") if getattr(constraint, attr, None)]
+        dropped = [k.sval for attr in key_lists for k in getattr(constraint, attr)
+                   if k.sval not in renames]
+        if dropped or kind == "x":
+            warnings.append(f"constraint {name} ({definition}) is not carried over"
+                            + (f": the alter drops {', '.join(dropped)}" if dropped else ""))
+            continue
+        for attr in key_lists:
+            for k in getattr(constraint, attr):
+                k.sval = renames[k.sval]
+        constraint.conname = (prefix + name)[:63]
+        if kind == "f":
+            constraint.skip_validation = True
+            constraint.initially_valid = False
+        parsed.relation.schemaname, parsed.relation.relname = shadow.schema, shadow.name
+        statements.append(RawStream()(parsed))
+        if kind == "f":
+            statements.append(_render(conn, sql.SQL("ALTER TABLE {} VALIDATE CONSTRAINT {}")
+                                      .format(shadow.ident, sql.Identifier(prefix + name))))
+    return statements, warnings
+
+
+class Copier:
+    def __init__(self, url: str, table: str, alter_sql: str | None, options: CopyOptions,
+                 on_progress: Callable[[Progress], None] | None = None,
+                 on_event: Callable[[str], None] | None = None) -> None:
+        self.url = dialects.libpq_url(url)
+        self.ref = TableRef.parse(table)
+        self.alter_sql = alter_sql
+        self.options = options
+        self.on_progress = on_progress or (lambda p: None)
+        self.on_event = on_event or (lambda m: None)
+        self.stop = threading.Event()
+        self.warnings: list[str] = []
+        self.errors: list[BaseException] = []
+
+    # ---- pre-flight -----------------------------------------------------------------------
+
+    def _preflight(self, conn: psycopg.Connection, live: TableFacts) -> None:
+        row = conn.execute("SELECT current_setting('data_directory', true)").fetchone()
+        data_dir = row[0] if row else None
+        if data_dir:
+            try:
+                free = shutil.disk_usage(data_dir).free
+            except OSError:
+                free = None
+            if free is not None and free < live.size_bytes * 2:
+                raise TableRefused(
+                    f"{live.ref.key} takes {live.size_bytes / 1e9:.2f} GB and the shadow needs "
+                    f"as much again plus its indexes, but only {free / 1e9:.2f} GB are free; "
+                    "free disk space first")
+        else:
+            self.warnings.append("free disk space unknown (the server is not on this machine)")
+        for pid, seconds, query in conn.execute(
+                "SELECT pid, EXTRACT(EPOCH FROM now() - xact_start)::int, left(query, 60) "
+                "FROM pg_stat_activity WHERE xact_start < now() - interval '60 seconds' "
+                "AND pid <> pg_backend_pid()"):
+            self.warnings.append(f"transaction open for {seconds}s (pid {pid}: {query!r}): "
+                                 "it holds back vacuum and may delay the trigger install")
+
+    def _create(self, conn: psycopg.Connection, store: StateStore, live: TableFacts,
+                spec: AlterSpec) -> MigrationRecord:
+        """Record, shadow, alter, queue and trigger in one transaction: all or nothing."""
+        alter_sql = self.alter_sql or ""
+        for attempt in range(10):
+            try:
+                with conn.transaction():
+                    conn.execute(f"SET LOCAL lock_timeout = {int(self.options.lock_timeout_ms)}")
+                    record = store.create(live.ref.key, alter_sql, "", "", "")
+                    shadow, old, queue = names_for(live.ref, record.id)
+                    conn.execute("UPDATE bluegreen.migrations SET shadow_table = %s, old_table "
+                                 "= %s, queue_table = %s WHERE id = %s",
+                                 (shadow.name, old.name, queue.name, record.id))
+                    for statement in create_statements(conn, live, spec, shadow, queue):
+                        try:
+                            conn.execute(statement)
+                        except psycopg.errors.LockNotAvailable:
+                            raise
+                        except psycopg.Error as error:
+                            raise BadAlter(f"the new shape does not build: "
+                                           f"{str(error).splitlines()[0]}; fix --alter") from None
+                    return store.get(record.id)
+            except psycopg.errors.LockNotAvailable:
+                self.on_event(f"trigger install waited over {self.options.lock_timeout_ms} ms "
+                              f"for a lock on {live.ref.key}; retrying ({attempt + 1}/10)")
+                time.sleep(min(5.0, 0.2 * 2 ** attempt))
+        raise BluegreenError(f"could not lock {live.ref.key} to install the capture trigger "
+                             "(a long transaction holds it); retry when it is quieter")
+
+    # ---- the run ----------------------------------------------------------------------------
+
+    def run(self) -> CopyResult:
+        started = time.monotonic()
+        conn = dialects.pg_connect(self.url, "bluegreen-copy")
+        with conn:
+            store = StateStore(conn)
+            store.check_initialized()
+            record = store.active(self.ref.key)
+            resumed = record is not None
+            live = read_table(conn, self.ref)
+            if record is None:
+                if self.alter_sql is None:
+                    raise BluegreenError(f"no copy of {self.ref.key} to resume; start one with "
+                                         "--alter \"ALTER TABLE ...\"")
+                spec = parse_alter(self.alter_sql, live)
+                self._preflight(conn, live)
+                record = self._create(conn, store, live, spec)
+                self.on_event(f"created {record.shadow_table} and the capture trigger")
+            else:
+                if record.state not in ("copying", "synced"):
+                    raise WrongState(self.ref.key, record.state, ("copying", "synced"), "copy")
+                if self.alter_sql is not None and self.alter_sql.strip() != record.alter_sql:
+                    raise BluegreenError(
+                        f"{self.ref.key} already has a copy in progress with --alter "
+                        f"{record.alter_sql!r}; run it again with the same --alter (or none) "
+                        f"to resume, or `bluegreen abort {self.ref.key}` first")
+                spec = parse_alter(record.alter_sql, live)
+                self.on_event(f"resuming the copy of {self.ref.key} ({record.rows_copied} rows "
+                              "already copied)")
+            context = _Context(self, conn, store, open_migration(conn, record))
+            try:
+                record = context.run()
+            except KeyboardInterrupt:
+                self.stop.set()
+                raise
+            return CopyResult(record=record, resumed=resumed, warnings=self.warnings,
+                              seconds=time.monotonic() - started, backlog=context.backlog())
+
+
+@dataclass
+class MigrationTables:
+    """An active migration's tables, keys and column mapping, as every part needs them."""
+
+    record: MigrationRecord
+    live: TableFacts
+    shadow: TableRef
+    queue: TableRef
+    key: chunks.KeySet
+    shadow_key: chunks.KeySet
+    exprs: list
+
+
+def open_migration(conn: psycopg.Connection, record: MigrationRecord) -> MigrationTables:
+    ref = TableRef.parse(record.table_name)
+    live = read_table(conn, ref)
+    spec = parse_alter(record.alter_sql, live)
+    shadow, _, queue = names_for(ref, record.id)
+    shadow_facts = read_table(conn, shadow)
+    renames = reverse_source_names(spec)
+    if any(k not in renames for k in live.primary_key):
+        raise BadAlter("--alter drops a primary key column; bluegreen copies by key")
+    key = chunks.KeySet(live.primary_key, live.pk_types())
+    shadow_key = chunks.KeySet([renames[k] for k in live.primary_key], key.types)
+    return MigrationTables(record, live, shadow, queue, key, shadow_key,
+                           column_exprs(live, shadow_facts.columns, spec))
+
+
+def replay_batch(conn: psycopg.Connection, m: MigrationTables, condition, params: list,
+                 limit: int) -> int:
+    """Re-sync one batch of captured keys, in one transaction: take them off the queue,
+    delete them from the shadow, insert the live rows that still exist."""
+    with conn.transaction():
+        taken = conn.execute(chunks.take_batch(m.queue, m.key, condition),
+                             [*params, limit]).rowcount
+        if taken:
+            conn.execute(chunks.delete_keys(m.shadow, m.queue, m.shadow_key))
+            conn.execute(chunks.insert_keys(m.live.ref, m.shadow, m.queue, m.key, m.exprs))
+            conn.execute("UPDATE bluegreen.migrations SET rows_replayed = rows_replayed + %s "
+                         "WHERE id = %s", (taken, m.record.id))
+    return taken
+
+
+class _Context:
+    """The state of one run, shared by the producer, the workers and the replayer."""
+
+    def __init__(self, copier: Copier, conn: psycopg.Connection, store: StateStore,
+                 migration: MigrationTables) -> None:
+        self.copier = copier
+        self.options = copier.options
+        self.conn = conn
+        self.store = store
+        self.migration = migration
+        self.record = migration.record
+        self.live = migration.live
+        self.shadow = migration.shadow
+        self.queue = migration.queue
+        self.key = migration.key
+        self.shadow_key = migration.shadow_key
+        self.exprs = migration.exprs
+        self.stop = copier.stop
+        self.sizer = ChunkSizer(self.options.chunk_size or 1000,
+                                self.options.target_chunk_seconds,
+                                fixed=self.options.chunk_size is not None)
+        self.throttle = Throttle(copier.url, self.options.throttle,
+                                 lambda c: self._paused(c))
+        self.done_seqs: set[int] = set()
+        self.chunk_hi: dict[int, list] = {}
+        self.watermark: list | None = None
+        self.max_key: list | None = None
+        self.rows_copied = self.record.rows_copied
+        self.rows_replayed = self.record.rows_replayed
+        self.rate_window: list[tuple[float, int]] = []
+        self.last_report = 0.0
+        self.phase = "backfill"
+        self.lock = threading.Lock()
+
+    def _paused(self, conn: psycopg.Connection) -> bool:
+        row = conn.execute("SELECT paused FROM bluegreen.migrations WHERE id = %s",
+                           (self.record.id,)).fetchone()
+        return bool(row and row[0])
+
+    def backlog(self) -> int:
+        return self.conn.execute(chunks.backlog(self.queue)).fetchone()[0]
+
+    # ---- orchestration -------------------------------------------------------------------
+
+    def run(self) -> MigrationRecord:
+        self.conn.execute(chunks.create_keys_table(self.queue, self.key))
+        self.throttle.start()
+        try:
+            if not self.record.backfill_done:
+                self._backfill()
+                self.store.update(self.record, backfill_done=True)
+            if not self.store.get(self.record.id).indexes_built:
+                self._build_secondary()
+                self.store.update(self.record, indexes_built=True)
+            self.phase = "replay"
+            return self._sync()
+        finally:
+            self.stop.set()
+            self.throttle.stop()
+
+    def _report(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self.last_report < 0.5:
+            return
+        self.last_report = now
+        self.rate_window.append((now, self.rows_copied))
+        self.rate_window = [(t, r) for t, r in self.rate_window if now - t <= 5.0]
+        t0, r0 = self.rate_window[0]
+        rate = (self.rows_copied - r0) / (now - t0) if now > t0 else 0.0
+        total = self.record.rows_total
+        eta = (max(total - self.rows_copied, 0) / rate) if total and rate > 0 else None
+        self.copier.on_progress(Progress(
+            table=self.live.ref.key, phase=self.phase, rows_copied=self.rows_copied,
+            rows_total=total, rows_per_second=rate, eta_seconds=eta, backlog=self.backlog(),
+            rows_replayed=self.rows_replayed, chunk_size=self.sizer.size,
+            throttled=self.throttle.reason))
+
+    # ---- backfill --------------------------------------------------------------------------
+
+    def _backfill(self) -> None:
+        conn = self.conn
+        detail = self.store.get(self.record.id).detail
+        if "max_key" not in detail:
+            row = conn.execute(chunks.max_key(self.live.ref, self.key)).fetchone()
+            detail["max_key"] = json.loads(json.dumps(list(row), default=str)) if row else None
+            total = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(
+                self.live.ref.ident)).fetchone()[0] if self.live.rows_estimate < 1_000_000 \
+                else self.live.rows_estimate
+            self.store.update(self.record, detail=json.dumps(detail), rows_total=total)
+            self.record = self.store.get(self.record.id)
+        self.max_key = detail["max_key"]
+        if self.max_key is None:
+            return  # an empty table: capture covers every row from here on
+        done = conn.execute("SELECT seq, hi, done FROM bluegreen.chunks WHERE migration_id = %s "
+                            "ORDER BY seq", (self.record.id,)).fetchall()
+        pending = []
+        for seq, hi, is_done in done:
+            self.chunk_hi[seq] = hi
+            if is_done:
+                self.done_seqs.add(seq)
+            else:
+                pending.append(seq)
+        self._advance_watermark()
+        work: queue_mod.Queue = queue_mod.Queue(maxsize=max(2, self.options.workers * 2))
+        results: queue_mod.Queue = queue_mod.Queue()
+        producer = threading.Thread(target=self._guard, args=(self._produce, work, pending),
+                                    name="bluegreen-producer", daemon=True)
+        workers = [threading.Thread(target=self._guard, args=(self._consume, work, results),
+                                    name=f"bluegreen-worker-{i}", daemon=True)
+                   for i in range(max(1, self.options.workers))]
+        producer.start()
+        for worker in workers:
+            worker.start()
+        try:
+            while True:
+                self._raise_worker_errors()
+                try:
+                    while True:
+                        seq, rows, seconds = results.get_nowait()
+                        self.done_seqs.add(seq)
+                        self.rows_copied += rows
+                        self.sizer.observe(rows, seconds)
+                except queue_mod.Empty:
+                    pass
+                self._advance_watermark()
+                alive = producer.is_alive() or any(w.is_alive() for w in workers)
+                if not alive and results.empty():
+                    break
+                replayed = self._replay_once(backfilling=True)
+                self._report()
+                if not replayed:
+                    time.sleep(0.05)
+        except BaseException:
+            self.stop.set()
+            producer.join(timeout=10)
+            for worker in workers:
+                worker.join(timeout=30)
+            raise
+        self._raise_worker_errors()
+        self._report(force=True)
+
+    def _guard(self, target, *args) -> None:
+        try:
+            target(*args)
+        except BaseException as error:  # surfaced by the main thread
+            self.copier.errors.append(error)
+            self.stop.set()
+
+    def _raise_worker_errors(self) -> None:
+        if self.copier.errors:
+            error = self.copier.errors[0]
+            if isinstance(error, psycopg.Error):
+                raise BluegreenError(f"the copy stopped on a database error: "
+                                     f"{str(error).splitlines()[0]}; run the same command "
+                                     "again to resume") from error
+            raise error
+
+    def _advance_watermark(self) -> None:
+        seq = 0
+        while seq + 1 in self.done_seqs:
+            seq += 1
+        self.watermark = self.chunk_hi.get(seq) if seq else None
+
+    def _produce(self, work: queue_mod.Queue, pending: list[int]) -> None:
+        with psycopg.connect(self.copier.url, autocommit=True,
+                             application_name="bluegreen-producer") as conn:
+            rows = conn.execute("SELECT seq, lo, hi FROM bluegreen.chunks WHERE migration_id = "
+                                "%s AND seq = ANY(%s) ORDER BY seq",
+                                (self.record.id, pending)).fetchall()
+            for seq, lo, hi in rows:
+                self._put(work, (seq, lo, hi))
+            last = conn.execute("SELECT seq, hi FROM bluegreen.chunks WHERE migration_id = %s "
+                                "ORDER BY seq DESC LIMIT 1", (self.record.id,)).fetchone()
+            seq, lo = (last[0], last[1]) if last else (0, None)
+            if lo is not None and lo == self.max_key:
+                self._put(work, None)
+                return
+            while not self.stop.is_set():
+                size = self.sizer.size
+                boundary_sql = self._boundary_sql(lo is not None)
+                params = [*(lo or []), *self.max_key, size - 1]
+                row = conn.execute(boundary_sql, params).fetchone()
+                hi = json.loads(json.dumps(list(row), default=str)) if row else self.max_key
+                seq += 1
+                conn.execute("INSERT INTO bluegreen.chunks (migration_id, seq, lo, hi) VALUES "
+                             "(%s, %s, %s, %s)", (self.record.id, seq,
+                                                  json.dumps(lo) if lo is not None else None,
+                                                  json.dumps(hi)))
+                self.chunk_hi[seq] = hi
+                self._put(work, (seq, lo, hi))
+                if row is None or hi == self.max_key:
+                    break
+                lo = hi
+            self._put(work, None)
+
+    def _boundary_sql(self, has_lo: bool) -> sql.Composed:
+        where = [sql.SQL("{} > {}").format(self.key.row, self.key.params)] if has_lo else []
+        where.append(sql.SQL("{} <= {}").format(self.key.row, self.key.params))
+        return sql.SQL("SELECT {} FROM {} WHERE {} ORDER BY {} LIMIT 1 OFFSET %s").format(
+            self.key.cols, self.live.ref.ident, sql.SQL(" AND ").join(where), self.key.cols)
+
+    def _put(self, work: queue_mod.Queue, item) -> None:
+        while not self.stop.is_set():
+            try:
+                work.put(item, timeout=0.2)
+                return
+            except queue_mod.Full:
+                continue
+
+    def _consume(self, work: queue_mod.Queue, results: queue_mod.Queue) -> None:
+        with psycopg.connect(self.copier.url, autocommit=True,
+                             application_name="bluegreen-worker") as conn:
+            while not self.stop.is_set():
+                try:
+                    item = work.get(timeout=0.2)
+                except queue_mod.Empty:
+                    continue
+                if item is None:
+                    work.put(None)  # let the other workers see the end too
+                    return
+                seq, lo, hi = item
+                self.throttle.wait(self.stop, rows=self.sizer.size)
+                if self.stop.is_set():
+                    return
+                statement = chunks.copy_chunk(self.live.ref, self.shadow, self.key, self.exprs,
+                                              lo is not None)
+                started = time.monotonic()
+                with conn.transaction():
+                    rows = conn.execute(statement, [*(lo or []), *hi]).rowcount
+                    conn.execute("UPDATE bluegreen.chunks SET done = true, rows_copied = %s "
+                                 "WHERE migration_id = %s AND seq = %s AND NOT done",
+                                 (rows, self.record.id, seq))
+                    conn.execute("UPDATE bluegreen.migrations SET rows_copied = rows_copied + "
+                                 "%s, chunk_size = %s, updated_at = now() WHERE id = %s",
+                                 (rows, self.sizer.size, self.record.id))
+                results.put((seq, rows, time.monotonic() - started))
+
+    # ---- replay ----------------------------------------------------------------------------
+
+    def _replay_once(self, backfilling: bool) -> int:
+        """Re-sync one batch of captured keys from the live table. Returns keys handled."""
+        if backfilling:
+            if self.watermark is None and self.max_key is None:
+                condition, params = chunks.replay_condition(self.key, False, False), []
+            else:
+                condition = chunks.replay_condition(self.key, self.watermark is not None, True)
+                params = [*(self.watermark or []), *self.max_key]
+        else:
+            condition, params = chunks.replay_condition(self.key, False, False), []
+        self.throttle.wait(self.stop)
+        taken = replay_batch(self.conn, self.migration, condition, params,
+                             self.options.replay_batch)
+        self.rows_replayed += taken
+        return taken
+
+    def drain(self) -> int:
+        total = 0
+        while not self.stop.is_set():
+            taken = self._replay_once(backfilling=False)
+            total += taken
+            self._report()
+            if taken < self.options.replay_batch:
+                return total
+        return total
+
+    def _build_secondary(self) -> None:
+        self.phase = "indexes"
+        self._report(force=True)
+        spec = parse_alter(self.record.alter_sql, self.live)
+        statements, warnings = secondary_statements(self.conn, self.live, spec, self.shadow,
+                                                    self.record.id)
+        self.copier.warnings.extend(warnings)
+        for statement in statements:
+            self.copier.on_event(f"building: {statement[:100]}")
+            self.conn.execute(statement)
+            self.drain()
+
+    def _sync(self) -> MigrationRecord:
+        while True:
+            self.drain()
+            if self.backlog() < self.options.sync_threshold:
+                break
+        record = self.store.get(self.record.id)
+        if record.state == "copying":
+            record = self.store.transition(record, ("copying",), "synced", "sync",
+                                           synced_at=_now(self.conn))
+        self.phase = "synced"
+        self._report(force=True)
+        if self.options.follow:
+            self.phase = "following"
+            self.copier.on_event("synced; following the live table until interrupted or cut "
+                                 "over (Ctrl-C to stop)")
+            while not self.stop.is_set():
+                record = self.store.get(self.record.id)
+                if record.state != "synced":
+                    break
+                if not self.drain():
+                    self.stop.wait(0.2)
+        return self.store.get(self.record.id)
+
+
+def _now(conn: psycopg.Connection):
+    return conn.execute("SELECT now()").fetchone()[0]
+
+
+def dry_run_statements(url: str, table: str, alter_sql: str) -> list[str]:
+    """Every statement ``bluegreen copy`` runs, in order, with placeholders for the values
+    of chunk bounds and batch sizes. Reads the catalog; changes nothing."""
+    with dialects.pg_connect(url, "bluegreen-dry-run") as conn:
+        ref = TableRef.parse(table)
+        live = read_table(conn, ref)
+        spec = parse_alter(alter_sql, live)
+        shadow, _, queue = names_for(ref, 0)
+        shadow = ref.sibling(shadow.name.replace("_bg0_", "_bg<id>_"))
+        queue = TableRef(STATE_SCHEMA, "queue_<id>")
+        renames = reverse_source_names(spec)
+        key = chunks.KeySet(live.primary_key, live.pk_types())
+        shadow_key = chunks.KeySet([renames.get(k, k) for k in live.primary_key], key.types)
+        exprs = column_exprs(live, planned_columns(live, spec), spec)
+        out = ["BEGIN",
+               "INSERT INTO bluegreen.migrations (table_name, alter_sql, ...) VALUES (...)"]
+        out += create_statements(conn, live, spec, shadow, queue)
+        out += ["COMMIT"]
+        out += [_render(conn, chunks.max_key(ref, key)),
+                "-- producer, until the end of the key range:",
+                _render(conn, sql.SQL("SELECT {} FROM {} WHERE {} > {} AND {} <= {} ORDER BY {} "
+                                      "LIMIT 1 OFFSET %s").format(
+                    key.cols, ref.ident, key.row, key.params, key.row, key.params, key.cols)),
+                "-- each worker, one transaction per chunk:",
+                _render(conn, chunks.copy_chunk(ref, shadow, key, exprs, True)),
+                "UPDATE bluegreen.chunks SET done = true, rows_copied = %s WHERE ...",
+                "-- replay, one transaction per batch of captured keys:",
+                _render(conn, chunks.create_keys_table(queue, key)),
+                _render(conn, chunks.take_batch(queue, key,
+                                                chunks.replay_condition(key, True, True))),
+                _render(conn, chunks.delete_keys(shadow, queue, shadow_key)),
+                _render(conn, chunks.insert_keys(ref, shadow, queue, key, exprs)),
+                "-- after the backfill:"]
+        statements, _ = secondary_statements(conn, live, spec, shadow, 0)
+        out += [s.replace("_bg0_", "_bg<id>_") for s in statements]
+        out.append("UPDATE bluegreen.migrations SET state = 'synced' WHERE id = %s AND "
+                   "state = 'copying'")
+        return out

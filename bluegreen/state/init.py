@@ -1,0 +1,57 @@
+"""Create or upgrade bluegreen's state tables with Alembic (``bluegreen init``)."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+import psycopg
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+STATE_SCHEMA = "bluegreen"
+
+
+def migrations_dir() -> Path:
+    return Path(str(resources.files("bluegreen._migrations")))
+
+
+def _config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(migrations_dir()))
+    return config
+
+
+def head_revision() -> str:
+    head = ScriptDirectory.from_config(_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+def current_revision(conn: psycopg.Connection) -> str | None:
+    row = conn.execute("SELECT to_regclass('bluegreen.alembic_version')").fetchone()
+    if row is None or row[0] is None:
+        return None
+    version = conn.execute("SELECT version_num FROM bluegreen.alembic_version").fetchone()
+    return version[0] if version else None
+
+
+def upgrade(url: str) -> tuple[str | None, str]:
+    """Bring the state schema to the head revision; returns (before, after). Idempotent."""
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as connection:
+            connection.exec_driver_sql(f"CREATE SCHEMA IF NOT EXISTS {STATE_SCHEMA}")
+            # One init at a time: a second concurrent init waits, then finds nothing to do.
+            connection.exec_driver_sql("SELECT pg_advisory_xact_lock(hashtext('bluegreen.init'))")
+            before = MigrationContext.configure(
+                connection, opts={"version_table_schema": STATE_SCHEMA}).get_current_revision()
+            config = _config()
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+    finally:
+        engine.dispose()
+    return before, head_revision()
