@@ -61,3 +61,14 @@ def sqlalchemy_url(conninfo: str) -> str:
     host = info.get("host", "127.0.0.1")
     port = info.get("port", "5432")
     return f"postgresql://{user}@{host}:{port}/{info['dbname']}"
+
+
+@pytest.fixture
+def bg(pg, pg_url) -> str:
+    """An initialized bluegreen state in a clean database; yields its URL."""
+    from bluegreen import commands
+
+    pg.execute("DROP SCHEMA IF EXISTS bluegreen CASCADE")
+    url = sqlalchemy_url(pg_url)
+    commands.init(url)
+    return url

@@ -50,6 +50,7 @@ class CopyOptions:
     target_chunk_seconds: float = 0.5
     replay_batch: int = 5000
     lock_timeout_ms: int = 2000
+    long_transaction_seconds: int = 60
 
 
 @dataclass
@@ -187,10 +188,32 @@ class Copier:
             self.warnings.append("free disk space unknown (the server is not on this machine)")
         for pid, seconds, query in conn.execute(
                 "SELECT pid, EXTRACT(EPOCH FROM now() - xact_start)::int, left(query, 60) "
-                "FROM pg_stat_activity WHERE xact_start < now() - interval '60 seconds' "
-                "AND pid <> pg_backend_pid()"):
+                "FROM pg_stat_activity WHERE xact_start < now() - make_interval(secs => %s) "
+                "AND pid <> pg_backend_pid()", (self.options.long_transaction_seconds,)):
             self.warnings.append(f"transaction open for {seconds}s (pid {pid}: {query!r}): "
                                  "it holds back vacuum and may delay the trigger install")
+
+    def _trial_copy(self, conn: psycopg.Connection, live: TableFacts, spec: AlterSpec,
+                    shadow: TableRef) -> None:
+        """Copy a sample of rows and roll it back: a NOT NULL column without a default or a
+        cast that fails shows up now, not halfway through the backfill."""
+        exprs = column_exprs(live, read_table(conn, shadow).columns, spec)
+        targets = sql.SQL(", ").join(sql.Identifier(n) for n, _ in exprs)
+        values = sql.SQL(", ").join(e for _, e in exprs)
+        trial = sql.SQL("INSERT INTO {} ({}) OVERRIDING SYSTEM VALUE SELECT {} FROM {} "
+                        "TABLESAMPLE SYSTEM (1) LIMIT 1000").format(
+            shadow.ident, targets, values, live.ref.ident)
+        first = sql.SQL("INSERT INTO {} ({}) OVERRIDING SYSTEM VALUE SELECT {} FROM {} "
+                        "LIMIT 100").format(shadow.ident, targets, values, live.ref.ident)
+        try:
+            with conn.transaction(savepoint_name="bluegreen_trial", force_rollback=True):
+                conn.execute(first)
+                conn.execute(sql.SQL("DELETE FROM {}").format(shadow.ident))
+                conn.execute(trial)
+        except psycopg.Error as error:
+            raise BadAlter(f"existing rows do not fit the new shape: "
+                           f"{str(error).splitlines()[0]}; fix --alter (a USING clause, a "
+                           "DEFAULT for a NOT NULL column)") from None
 
     def _create(self, conn: psycopg.Connection, store: StateStore, live: TableFacts,
                 spec: AlterSpec) -> MigrationRecord:
@@ -213,6 +236,7 @@ class Copier:
                         except psycopg.Error as error:
                             raise BadAlter(f"the new shape does not build: "
                                            f"{str(error).splitlines()[0]}; fix --alter") from None
+                    self._trial_copy(conn, live, spec, shadow)
                     return store.get(record.id)
             except psycopg.errors.LockNotAvailable:
                 self.on_event(f"trigger install waited over {self.options.lock_timeout_ms} ms "
