@@ -236,16 +236,21 @@ def status_table(rows, clear: bool = False) -> None:
     console = stdout()
     if clear:
         console.clear()
-    table = Table(title="bluegreen migrations", title_justify="left")
-    for column in ("id", "table", "state", "copied", "replayed", "backlog", "paused"):
-        table.add_column(column, no_wrap=True)
-    table.add_column("alter", overflow="ellipsis", no_wrap=True, max_width=50)
+    headers = ("id", "table", "state", "copied", "replayed", "backlog", "paused")
+    cells = []
     for row in rows:
         r = row.record
         total = f"/{r.rows_total:,}" if r.rows_total is not None else ""
-        table.add_row(str(r.id), r.table_name, r.state, f"{r.rows_copied:,}{total}",
+        cells.append((str(r.id), r.table_name, r.state, f"{r.rows_copied:,}{total}",
                       f"{r.rows_replayed:,}", "" if row.backlog is None else str(row.backlog),
-                      "yes" if r.paused else "", r.alter_sql[:60])
+                      "yes" if r.paused else "", r.alter_sql))
+    table = Table(title="bluegreen migrations", title_justify="left")
+    for i, header in enumerate(headers):
+        width = max([len(header)] + [len(c[i]) for c in cells])
+        table.add_column(header, no_wrap=True, min_width=min(width, 24))
+    table.add_column("alter", overflow="ellipsis", no_wrap=True)
+    for row_cells in cells:
+        table.add_row(*row_cells)
     console.print(table)
 
 

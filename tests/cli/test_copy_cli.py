@@ -1,0 +1,78 @@
+"""bluegreen init / copy / status / pause / resume / verify / abort from the command line."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from tests.integration.items import seed_items
+
+ALTER = "ALTER TABLE items ALTER COLUMN a TYPE bigint"
+
+
+def bluegreen(*args: str, env_url: str | None = None, stdin: str | None = None):
+    import os
+
+    env = dict(os.environ)
+    env.pop("BLUEGREEN_DATABASE_URL", None)
+    env.pop("DATABASE_URL", None)
+    if env_url:
+        env["BLUEGREEN_DATABASE_URL"] = env_url
+    return subprocess.run([sys.executable, "-m", "bluegreen", *args], capture_output=True,
+                          text=True, env=env, timeout=120, input=stdin)
+
+
+def test_copy_lifecycle_from_the_command_line(bg, pg):
+    seed_items(pg, 3000)
+    init = bluegreen("init", env_url=bg)
+    assert init.returncode == 0 and "up to date" in init.stdout
+    copy = bluegreen("copy", "items", "--alter", ALTER, "--format", "json", env_url=bg)
+    assert copy.returncode == 0, copy.stderr
+    events = [json.loads(line) for line in copy.stdout.splitlines()]
+    assert all("event" in e for e in events)
+    assert any(e["event"] == "progress" for e in events)
+    done = events[-1]
+    assert done["event"] == "done" and done["migration"]["state"] == "synced"
+    assert done["migration"]["rows_copied"] == 3000
+    status = bluegreen("status", "items", "--format", "json", env_url=bg)
+    (row,) = json.loads(status.stdout)
+    assert row["state"] == "synced" and row["backlog"] == 0
+    assert "synced" in bluegreen("status", env_url=bg).stdout
+    assert bluegreen("pause", "items", env_url=bg).returncode == 0
+    assert json.loads(bluegreen("status", "items", "--format", "json", env_url=bg).stdout
+                      )[0]["paused"] is True
+    assert bluegreen("resume", "items", env_url=bg).returncode == 0
+    verify = bluegreen("verify", "items", "--format", "json", env_url=bg)
+    assert verify.returncode == 0 and json.loads(verify.stdout)["equal"] is True
+    # abort asks for confirmation; with no terminal it refuses and says to pass --yes.
+    refused = bluegreen("abort", "items", env_url=bg)
+    assert refused.returncode == 2 and "--yes" in refused.stderr
+    dry = bluegreen("abort", "items", "--dry-run", env_url=bg)
+    assert dry.returncode == 0 and "DROP TRIGGER" in dry.stdout
+    aborted = bluegreen("abort", "items", "--yes", env_url=bg)
+    assert aborted.returncode == 0 and "aborted" in aborted.stdout
+
+
+def test_copy_dry_run_prints_sql(bg, pg):
+    seed_items(pg, 10)
+    result = bluegreen("copy", "items", "--alter", ALTER, "--dry-run", "--database-url", bg)
+    assert result.returncode == 0
+    assert "CREATE TRIGGER" in result.stdout and result.stdout.count(";") > 8
+    assert pg.execute("SELECT count(*) FROM bluegreen.migrations").fetchone()[0] == 0
+
+
+def test_errors_are_one_line_with_exit_2(bg, pg):
+    for args, expected in [
+        (["copy", "items", "--alter", ALTER], "no database given"),
+        (["copy", "nope", "--alter", ALTER, "--database-url", bg], "does not exist"),
+        (["copy", "items", "--alter", ALTER, "--database-url", "postgresql://x@127.0.0.1:1/x"],
+         "cannot connect"),
+        (["copy", "items", "--chunk-size", "lots", "--database-url", bg], "--chunk-size"),
+        (["status", "items", "--database-url", bg], "no active bluegreen migration"),
+    ]:
+        result = bluegreen(*args)
+        assert result.returncode == 2, (args, result.stderr)
+        assert expected in result.stderr, (args, result.stderr)
+        assert "Traceback" not in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
