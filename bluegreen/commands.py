@@ -241,7 +241,7 @@ def verify(database_url: str, table: str, *, repair: bool = False, chunk_rows: i
     with dialects.pg_connect(database_url, "bluegreen-verify") as conn:
         store = _store(conn)
         record = _active(conn, store, table, ("copying", "synced"), "verify")
-        if not record.backfill_done:
+        if not (record.backfill_done and record.indexes_built):
             raise BluegreenError(f"the backfill of {record.table_name} is not finished; run "
                                  "`bluegreen copy` until it is synced, then verify")
         return run_verify(conn, open_migration(conn, record), chunk_rows, repair)

@@ -80,17 +80,6 @@ def take_batch(queue: TableRef, key: KeySet, condition: sql.Composable) -> sql.C
         queue=queue.ident, cond=condition, cols=key.cols, keys=keys_table(queue))
 
 
-def replay_condition(key: KeySet, watermark: bool, beyond: bool) -> sql.Composable:
-    """Keys safe to replay: in ranges already copied (<= watermark) or beyond the backfill's
-    end (> max key at start). Keys in ranges still to copy wait: their chunk will read them."""
-    parts = []
-    if watermark:
-        parts.append(sql.SQL("{} <= {}").format(key.row, key.params))
-    if beyond:
-        parts.append(sql.SQL("{} > {}").format(key.row, key.params))
-    return sql.SQL(" OR ").join(parts) if parts else sql.SQL("true")
-
-
 def delete_keys(shadow: TableRef, queue: TableRef, key: KeySet) -> sql.Composed:
     return sql.SQL("DELETE FROM {} WHERE {} IN (SELECT {} FROM {})").format(
         shadow.ident, key.row, key.cols, keys_table(queue))

@@ -1,9 +1,15 @@
 """One copy, start to synced: pre-flight, shadow + capture, backfill, indexes, replay.
 
 The parts cooperate around one context (as gh-ost's migrator does): a producer walks the
-primary key and queues chunk ranges; worker threads copy each range in its own short
-transaction and checkpoint it in the same transaction; the main thread replays captured
-keys and reports progress; the throttle decides in the background.
+primary key and queues chunk ranges on a bounded queue; worker threads copy each range in its
+own short transaction and checkpoint it in the same transaction; the throttle decides in the
+background. Once every chunk is in, the shadow gets its primary key and indexes, and the main
+thread replays the keys the triggers captured until the backlog is small: synced.
+
+Why that order is exact: every write to the live table after the trigger is installed queues
+its key in the same transaction; a chunk copies what its snapshot sees; replay starts only
+after the last chunk committed and re-reads each queued key's current row. So no replay can
+be overwritten by an older chunk, and every change a chunk missed is still queued.
 """
 
 from __future__ import annotations
@@ -38,6 +44,12 @@ from bluegreen.errors import BluegreenError
 from bluegreen.state import MigrationRecord, StateStore, WrongState
 
 STATE_SCHEMA = "bluegreen"
+
+
+class CopyCancelled(BluegreenError):
+    def __init__(self, table: str) -> None:
+        super().__init__(f"the copy of {table} was stopped; run the same command again to "
+                         "resume it, or `bluegreen abort` to drop it")
 
 
 @dataclass
@@ -93,13 +105,15 @@ def _render(conn: psycopg.Connection | None, statement: sql.Composable | str) ->
 
 def create_statements(conn, live: TableFacts, spec: AlterSpec, shadow: TableRef,
                       queue: TableRef) -> list[str]:
-    """Everything the copy creates before the backfill, in order (one transaction)."""
+    """Everything the copy creates before the backfill, in order (one transaction).
+
+    The shadow gets its primary key after the backfill, with the other indexes: building an
+    index once is cheaper than maintaining it row by row. Captured changes are replayed
+    from then on."""
     out = [
         sql.SQL("CREATE TABLE {} (LIKE {} INCLUDING DEFAULTS INCLUDING CONSTRAINTS "
                 "INCLUDING IDENTITY INCLUDING GENERATED INCLUDING STORAGE INCLUDING COMMENTS)"
                 ).format(shadow.ident, live.ref.ident),
-        sql.SQL("ALTER TABLE {} ADD PRIMARY KEY ({})").format(
-            shadow.ident, sql.SQL(", ").join(sql.Identifier(k) for k in live.primary_key)),
     ]
     out += spec.render_for(shadow)
     out += [capture.queue_ddl(queue, live.primary_key, live.pk_types()),
@@ -110,10 +124,16 @@ def create_statements(conn, live: TableFacts, spec: AlterSpec, shadow: TableRef,
 
 def secondary_statements(conn, live: TableFacts, spec: AlterSpec, shadow: TableRef,
                          migration_id: int) -> tuple[list[str], list[str]]:
-    """Indexes and unique / exclusion / foreign-key constraints for the shadow, built after
-    the backfill. Returns (statements, warnings about what could not be carried over)."""
+    """The primary key, indexes and unique / foreign-key constraints for the shadow, built
+    after the backfill; each is safe to run again after a crash. Returns (statements,
+    warnings about what could not be carried over)."""
     renames = reverse_source_names(spec)
-    statements: list[str] = []
+    pk = [renames.get(k, k) for k in live.primary_key]
+    statements: list[str] = [_render(conn, sql.SQL(
+        "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = {}::regclass "
+        "AND contype = 'p') THEN ALTER TABLE {} ADD PRIMARY KEY ({}); END IF; END $$").format(
+        sql.Literal(_render(conn, shadow.ident)), shadow.ident,
+        sql.SQL(", ").join(sql.Identifier(k) for k in pk)))]
     warnings: list[str] = []
     prefix = f"_bg{migration_id}_"
     for name, definition in live.index_defs:
@@ -128,6 +148,7 @@ def secondary_statements(conn, live: TableFacts, spec: AlterSpec, shadow: TableR
             if param.name:
                 param.name = renames[param.name]
         stmt.idxname = (prefix + name)[:63]
+        stmt.if_not_exists = True
         stmt.relation.schemaname, stmt.relation.relname = shadow.schema, shadow.name
         statements.append(RawStream()(stmt))
     for name, kind, definition in live.constraint_defs:
@@ -148,7 +169,11 @@ def secondary_statements(conn, live: TableFacts, spec: AlterSpec, shadow: TableR
             constraint.skip_validation = True
             constraint.initially_valid = False
         parsed.relation.schemaname, parsed.relation.relname = shadow.schema, shadow.name
-        statements.append(RawStream()(parsed))
+        statements.append(_render(conn, sql.SQL(
+            "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = "
+            "{}::regclass AND conname = {}) THEN {}; END IF; END $$").format(
+            sql.Literal(_render(conn, shadow.ident)), sql.Literal(constraint.conname),
+            sql.SQL(RawStream()(parsed)))))
         if kind == "f":
             statements.append(_render(conn, sql.SQL("ALTER TABLE {} VALIDATE CONSTRAINT {}")
                                       .format(shadow.ident, sql.Identifier(prefix + name))))
@@ -168,6 +193,10 @@ class Copier:
         self.stop = threading.Event()
         self.warnings: list[str] = []
         self.errors: list[BaseException] = []
+
+    def cancel(self) -> None:
+        """Stop at the next unit of work; the checkpoint lets a later run resume."""
+        self.stop.set()
 
     # ---- pre-flight -----------------------------------------------------------------------
 
@@ -197,7 +226,7 @@ class Copier:
                     shadow: TableRef) -> None:
         """Copy a sample of rows and roll it back: a NOT NULL column without a default or a
         cast that fails shows up now, not halfway through the backfill."""
-        exprs = column_exprs(live, read_table(conn, shadow).columns, spec)
+        exprs = column_exprs(live, read_table(conn, shadow, for_copy=False).columns, spec)
         targets = sql.SQL(", ").join(sql.Identifier(n) for n, _ in exprs)
         values = sql.SQL(", ").join(e for _, e in exprs)
         trial = sql.SQL("INSERT INTO {} ({}) OVERRIDING SYSTEM VALUE SELECT {} FROM {} "
@@ -303,7 +332,7 @@ def open_migration(conn: psycopg.Connection, record: MigrationRecord) -> Migrati
     live = read_table(conn, ref)
     spec = parse_alter(record.alter_sql, live)
     shadow, _, queue = names_for(ref, record.id)
-    shadow_facts = read_table(conn, shadow)
+    shadow_facts = read_table(conn, shadow, for_copy=False)
     renames = reverse_source_names(spec)
     if any(k not in renames for k in live.primary_key):
         raise BadAlter("--alter drops a primary key column; bluegreen copies by key")
@@ -346,14 +375,13 @@ class _Context:
         self.shadow_key = migration.shadow_key
         self.exprs = migration.exprs
         self.stop = copier.stop
-        self.sizer = ChunkSizer(self.options.chunk_size or 1000,
+        self.sizer = ChunkSizer(self.options.chunk_size or 5000,
                                 self.options.target_chunk_seconds,
                                 fixed=self.options.chunk_size is not None)
         self.throttle = Throttle(copier.url, self.options.throttle,
                                  lambda c: self._paused(c))
         self.done_seqs: set[int] = set()
         self.chunk_hi: dict[int, list] = {}
-        self.watermark: list | None = None
         self.max_key: list | None = None
         self.rows_copied = self.record.rows_copied
         self.rows_replayed = self.record.rows_replayed
@@ -378,6 +406,8 @@ class _Context:
         try:
             if not self.record.backfill_done:
                 self._backfill()
+                if self.stop.is_set():
+                    raise CopyCancelled(self.live.ref.key)
                 self.store.update(self.record, backfill_done=True)
             if not self.store.get(self.record.id).indexes_built:
                 self._build_secondary()
@@ -430,7 +460,6 @@ class _Context:
                 self.done_seqs.add(seq)
             else:
                 pending.append(seq)
-        self._advance_watermark()
         work: queue_mod.Queue = queue_mod.Queue(maxsize=max(2, self.options.workers * 2))
         results: queue_mod.Queue = queue_mod.Queue()
         producer = threading.Thread(target=self._guard, args=(self._produce, work, pending),
@@ -452,14 +481,11 @@ class _Context:
                         self.sizer.observe(rows, seconds)
                 except queue_mod.Empty:
                     pass
-                self._advance_watermark()
                 alive = producer.is_alive() or any(w.is_alive() for w in workers)
                 if not alive and results.empty():
                     break
-                replayed = self._replay_once(backfilling=True)
                 self._report()
-                if not replayed:
-                    time.sleep(0.05)
+                time.sleep(0.05)
         except BaseException:
             self.stop.set()
             producer.join(timeout=10)
@@ -484,12 +510,6 @@ class _Context:
                                      f"{str(error).splitlines()[0]}; run the same command "
                                      "again to resume") from error
             raise error
-
-    def _advance_watermark(self) -> None:
-        seq = 0
-        while seq + 1 in self.done_seqs:
-            seq += 1
-        self.watermark = self.chunk_hi.get(seq) if seq else None
 
     def _produce(self, work: queue_mod.Queue, pending: list[int]) -> None:
         with psycopg.connect(self.copier.url, autocommit=True,
@@ -567,18 +587,10 @@ class _Context:
 
     # ---- replay ----------------------------------------------------------------------------
 
-    def _replay_once(self, backfilling: bool) -> int:
+    def _replay_once(self) -> int:
         """Re-sync one batch of captured keys from the live table. Returns keys handled."""
-        if backfilling:
-            if self.watermark is None and self.max_key is None:
-                condition, params = chunks.replay_condition(self.key, False, False), []
-            else:
-                condition = chunks.replay_condition(self.key, self.watermark is not None, True)
-                params = [*(self.watermark or []), *self.max_key]
-        else:
-            condition, params = chunks.replay_condition(self.key, False, False), []
         self.throttle.wait(self.stop)
-        taken = replay_batch(self.conn, self.migration, condition, params,
+        taken = replay_batch(self.conn, self.migration, sql.SQL("true"), [],
                              self.options.replay_batch)
         self.rows_replayed += taken
         return taken
@@ -586,7 +598,7 @@ class _Context:
     def drain(self) -> int:
         total = 0
         while not self.stop.is_set():
-            taken = self._replay_once(backfilling=False)
+            taken = self._replay_once()
             total += taken
             self._report()
             if taken < self.options.replay_batch:
@@ -603,10 +615,11 @@ class _Context:
         for statement in statements:
             self.copier.on_event(f"building: {statement[:100]}")
             self.conn.execute(statement)
-            self.drain()
 
     def _sync(self) -> MigrationRecord:
         while True:
+            if self.stop.is_set():
+                raise CopyCancelled(self.live.ref.key)
             self.drain()
             if self.backlog() < self.options.sync_threshold:
                 break
@@ -659,15 +672,14 @@ def dry_run_statements(url: str, table: str, alter_sql: str) -> list[str]:
                 "-- each worker, one transaction per chunk:",
                 _render(conn, chunks.copy_chunk(ref, shadow, key, exprs, True)),
                 "UPDATE bluegreen.chunks SET done = true, rows_copied = %s WHERE ...",
+                "-- after the backfill: primary key, indexes, constraints",
+                *[s.replace("_bg0_", "_bg<id>_") for s in secondary_statements(
+                    conn, live, spec, shadow, 0)[0]],
                 "-- replay, one transaction per batch of captured keys:",
                 _render(conn, chunks.create_keys_table(queue, key)),
-                _render(conn, chunks.take_batch(queue, key,
-                                                chunks.replay_condition(key, True, True))),
+                _render(conn, chunks.take_batch(queue, key, sql.SQL("true"))),
                 _render(conn, chunks.delete_keys(shadow, queue, shadow_key)),
-                _render(conn, chunks.insert_keys(ref, shadow, queue, key, exprs)),
-                "-- after the backfill:"]
-        statements, _ = secondary_statements(conn, live, spec, shadow, 0)
-        out += [s.replace("_bg0_", "_bg<id>_") for s in statements]
+                _render(conn, chunks.insert_keys(ref, shadow, queue, key, exprs))]
         out.append("UPDATE bluegreen.migrations SET state = 'synced' WHERE id = %s AND "
                    "state = 'copying'")
         return out

@@ -73,6 +73,10 @@ def parse_alter(alter_sql: str, live: TableFacts) -> AlterSpec:
             for cmd in stmt.cmds:
                 _track(cmd, spec, ref)
         spec.statements.append(stmt)
+    surviving = {src for src in spec.source_of.values() if src}
+    if any(k not in surviving for k in live.primary_key):
+        raise BadAlter("--alter drops a primary key column; bluegreen copies and replays by "
+                       "primary key, so keep it (change the key in a separate migration)")
     return spec
 
 
