@@ -240,7 +240,7 @@ def verify(database_url: str, table: str, *, repair: bool = False, chunk_rows: i
 
     with dialects.pg_connect(database_url, "bluegreen-verify") as conn:
         store = _store(conn)
-        record = _active(conn, store, table, ("copying", "synced"), "verify")
+        record = _active(conn, store, table, ("copying", "synced", "rolled_back"), "verify")
         if not (record.backfill_done and record.indexes_built):
             raise BluegreenError(f"the backfill of {record.table_name} is not finished; run "
                                  "`bluegreen copy` until it is synced, then verify")
@@ -257,7 +257,9 @@ def abort_statements(conn, record) -> list:
     ref = TableRef.parse(record.table_name)
     shadow, _, queue = names_for(ref, record.id)
     return capture.drop_ddl(ref, queue) + [
-        sql.SQL("DROP TABLE IF EXISTS {}").format(shadow.ident)]
+        sql.SQL("DROP TABLE IF EXISTS {}").format(shadow.ident),
+        sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier("bluegreen",
+                                                                 f"unsynced_{record.id}"))]
 
 
 def abort(database_url: str, table: str, *, dry_run: bool = False, lock_timeout_ms: int = 2000):
@@ -268,7 +270,7 @@ def abort(database_url: str, table: str, *, dry_run: bool = False, lock_timeout_
 
     with dialects.pg_connect(database_url, "bluegreen-abort") as conn:
         store = _store(conn)
-        record = _active(conn, store, table, ("copying", "synced"), "abort")
+        record = _active(conn, store, table, ("copying", "synced", "rolled_back"), "abort")
         statements = [s.as_string(conn) for s in abort_statements(conn, record)]
         if dry_run:
             return record, statements
@@ -280,7 +282,8 @@ def abort(database_url: str, table: str, *, dry_run: bool = False, lock_timeout_
                         conn.execute(statement)
                     conn.execute("DELETE FROM bluegreen.chunks WHERE migration_id = %s",
                                  (record.id,))
-                    record = store.transition(record, ("copying", "synced"), "aborted", "abort",
+                    record = store.transition(record, ("copying", "synced", "rolled_back"),
+                                              "aborted", "abort",
                                               finished_at=conn.execute("SELECT now()"
                                                                        ).fetchone()[0])
                 return record, statements
@@ -290,5 +293,87 @@ def abort(database_url: str, table: str, *, dry_run: bool = False, lock_timeout_
                              "retry when it is quieter")
 
 
+# ---- cutover, rollback, finish ---------------------------------------------------------------
+
+def _finish_pending_validation(conn, store, tables: list[str]):
+    """A cutover killed after its commit but before validating the re-created foreign keys:
+    validate them now and report the cutover as done."""
+    import json as json_mod
+
+    from bluegreen.copier.tables import TableRef
+    from bluegreen.cutover import SwitchResult
+
+    records = [store.active(TableRef.parse(t).key) for t in tables]
+    if not records or any(r is None or r.state != "cut_over" or
+                          not r.detail.get("pending_validation") for r in records):
+        return None
+    for record in records:
+        for statement in record.detail["pending_validation"]:
+            conn.execute(statement)
+        detail = dict(record.detail, pending_validation=[])
+        store.update(record, detail=json_mod.dumps(detail))
+    return SwitchResult([r.table_name for r in records], "cutover", 0.0, 0, [],
+                        ["already cut over; validated the foreign keys left pending"],
+                        [store.get(r.id) for r in records])
+
+
+def cutover(database_url: str, tables: list[str], *, lock_timeout_ms: int = 2000,
+            retries: int = 10, reverse_sync: bool = True, dry_run: bool = False,
+            on_event=None):
+    """Switch every table named to its shadow in one transaction (live -> old, shadow ->
+    live), moving what follows the OID, with reverse sync for a lossless rollback."""
+    from bluegreen.cutover import switch
+
+    with dialects.pg_connect(database_url, "bluegreen-cutover") as conn:
+        store = _store(conn)
+        if not dry_run:
+            done = _finish_pending_validation(conn, store, tables)
+            if done is not None:
+                return done
+        return switch(conn, store, tables, "cutover", lock_timeout_ms=lock_timeout_ms,
+                      retries=retries, reverse_sync=reverse_sync, dry_run=dry_run,
+                      on_event=on_event)
+
+
+def rollback(database_url: str, tables: list[str], *, lock_timeout_ms: int = 2000,
+             retries: int = 10, dry_run: bool = False, on_event=None):
+    """Cutover in reverse: the old table comes back under the live name, with every write
+    made since cutover; forward capture resumes so cutover can run again."""
+    from bluegreen.cutover import switch
+
+    with dialects.pg_connect(database_url, "bluegreen-rollback") as conn:
+        return switch(conn, _store(conn), tables, "rollback",
+                      lock_timeout_ms=lock_timeout_ms, retries=retries, dry_run=dry_run,
+                      on_event=on_event)
+
+
+def finish(database_url: str, tables: list[str], *, lock_timeout_ms: int = 2000,
+           dry_run: bool = False):
+    """The contract step: drop the old table, every trigger and the queue."""
+    from bluegreen.cutover import finish as run_finish
+
+    with dialects.pg_connect(database_url, "bluegreen-finish") as conn:
+        return run_finish(conn, _store(conn), tables, lock_timeout_ms=lock_timeout_ms,
+                          dry_run=dry_run)
+
+
+def describe(database_url: str, tables: list[str]) -> list:
+    """The active migrations of these tables, for a confirmation prompt."""
+    from bluegreen.copier.tables import TableRef
+    from bluegreen.state import NoActiveMigration
+
+    with dialects.pg_connect(database_url) as conn:
+        store = _store(conn)
+        out = []
+        for table in tables:
+            record = store.active(TableRef.parse(table).key)
+            if record is None:
+                raise NoActiveMigration(TableRef.parse(table).key,
+                                        "start one with `bluegreen copy`")
+            out.append(record)
+        return out
+
+
 __all__ = ["BluegreenError", "plan", "plan_exit_code", "read_statements", "load_schema_file",
-           "init", "copy", "status", "set_paused", "verify", "abort"]
+           "init", "copy", "status", "set_paused", "verify", "abort", "cutover", "rollback",
+           "finish"]

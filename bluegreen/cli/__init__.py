@@ -7,6 +7,7 @@ import sys
 import typer
 
 from bluegreen.cli import copy as copy_cmd
+from bluegreen.cli import cutover as cutover_cmd
 from bluegreen.cli import plan as plan_cmd
 from bluegreen.cli import render
 from bluegreen.cli import state as state_cmd
@@ -27,6 +28,9 @@ app.command("pause")(state_cmd.pause)
 app.command("resume")(state_cmd.resume)
 app.command("verify")(copy_cmd.verify)
 app.command("abort")(copy_cmd.abort)
+app.command("cutover")(cutover_cmd.cutover)
+app.command("rollback")(cutover_cmd.rollback)
+app.command("finish")(cutover_cmd.finish)
 
 
 @app.callback()

@@ -248,7 +248,7 @@ def status_table(rows, clear: bool = False) -> None:
     for i, header in enumerate(headers):
         width = max([len(header)] + [len(c[i]) for c in cells])
         table.add_column(header, no_wrap=True, min_width=min(width, 24))
-    table.add_column("alter", overflow="ellipsis", no_wrap=True)
+    table.add_column("alter", overflow="ellipsis", no_wrap=True, max_width=40)
     for row_cells in cells:
         table.add_row(*row_cells)
     console.print(table)
@@ -268,3 +268,19 @@ def verify_result(result, as_json: bool) -> None:
         line(f"  keys after {lo} up to {hi if hi is not None else 'the end'}")
     if result.repaired_keys:
         line(f"re-synced {result.repaired_keys} keys from the live table")
+
+
+def event_line(message: str) -> None:
+    Console(stderr=True, highlight=False).print(Text(message, style="dim"))
+
+
+def switch_result(result, as_json: bool) -> None:
+    if as_json:
+        write_json(result.to_dict())
+        return
+    for warning in result.warnings:
+        Console(stderr=True).print(Text(f"warning: {warning}", style="yellow"))
+    verb = {"cutover": "cut over", "rollback": "rolled back"}[result.action]
+    line(f"{', '.join(result.tables)}: {verb}; writes were blocked for "
+         f"{result.lock_ms:.1f} ms ({result.attempts} attempt"
+         f"{'s' if result.attempts != 1 else ''})")

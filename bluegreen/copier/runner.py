@@ -129,13 +129,16 @@ def secondary_statements(conn, live: TableFacts, spec: AlterSpec, shadow: TableR
     warnings about what could not be carried over)."""
     renames = reverse_source_names(spec)
     pk = [renames.get(k, k) for k in live.primary_key]
+    prefix = f"_bg{migration_id}_"
+    # Named after the live table's key, so that cutover can give it the live name back.
+    pk_name = (prefix + (live.pk_name or f"{live.ref.name}_pkey"))[:63]
     statements: list[str] = [_render(conn, sql.SQL(
         "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = {}::regclass "
-        "AND contype = 'p') THEN ALTER TABLE {} ADD PRIMARY KEY ({}); END IF; END $$").format(
-        sql.Literal(_render(conn, shadow.ident)), shadow.ident,
+        "AND contype = 'p') THEN ALTER TABLE {} ADD CONSTRAINT {} PRIMARY KEY ({}); END IF; "
+        "END $$").format(
+        sql.Literal(_render(conn, shadow.ident)), shadow.ident, sql.Identifier(pk_name),
         sql.SQL(", ").join(sql.Identifier(k) for k in pk)))]
     warnings: list[str] = []
-    prefix = f"_bg{migration_id}_"
     for name, definition in live.index_defs:
         stmt = pglast.parse_sql(definition)[0].stmt
         assert isinstance(stmt, ast.IndexStmt)

@@ -63,6 +63,7 @@ class TableFacts:
     size_bytes: int
     index_defs: list[tuple[str, str]] = field(default_factory=list)  # (name, CREATE INDEX)
     constraint_defs: list[tuple[str, str, str]] = field(default_factory=list)  # name, type, def
+    pk_name: str | None = None
 
     def column(self, name: str) -> Column | None:
         return next((c for c in self.columns if c.name == name), None)
@@ -95,7 +96,8 @@ def read_table(conn: psycopg.Connection, ref: TableRef, *, for_copy: bool = True
         "attisdropped ORDER BY attnum", (oid,))]
     pk_row = conn.execute(
         "SELECT ARRAY(SELECT a.attname FROM unnest(con.conkey) WITH ORDINALITY AS k(n, o) "
-        "JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.n ORDER BY k.o) "
+        "JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.n ORDER BY k.o), "
+        "con.conname "
         "FROM pg_constraint con WHERE con.conrelid = %s AND con.contype = 'p'",
         (oid,)).fetchone()
     if for_copy and pk_row is None:
@@ -112,4 +114,5 @@ def read_table(conn: psycopg.Connection, ref: TableRef, *, for_copy: bool = True
     return TableFacts(ref=ref, oid=oid, columns=columns,
                       primary_key=list(pk_row[0]) if pk_row else [],
                       rows_estimate=max(int(rows), 0), size_bytes=int(size),
-                      index_defs=list(index_defs), constraint_defs=list(constraint_defs))
+                      index_defs=list(index_defs), constraint_defs=list(constraint_defs),
+                      pk_name=pk_row[1] if pk_row else None)

@@ -27,11 +27,12 @@ def seed_items(conn: psycopg.Connection, rows: int) -> dict[int, tuple]:
 
 
 def item_writers(url: str, seeds: dict[int, tuple], count: int = 3,
-                 pause: float = 0.002) -> list[Writer]:
+                 pause: float = 0.002, prepare: bool = True) -> list[Writer]:
     writers = []
     for index in range(count):
         own = [i for i in seeds if i % count == index]
-        writers.append(Writer(url, _writer(index, count, own), f"writer-{index}", pause))
+        writers.append(Writer(url, _writer(index, count, own), f"writer-{index}", pause,
+                              prepare=prepare))
     return writers
 
 

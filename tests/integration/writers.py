@@ -20,8 +20,11 @@ class Writer(threading.Thread):
     autocommit statement; ``committed`` maps id -> row (None once deleted) for rows the
     writer changed, updated only after a write commits."""
 
-    def __init__(self, url: str, write: Callable, name: str, pause: float = 0.002) -> None:
+    def __init__(self, url: str, write: Callable, name: str, pause: float = 0.002,
+                 prepare: bool = True) -> None:
         super().__init__(name=name, daemon=True)
+        # psycopg prepares a statement on the server after 5 runs, as most drivers do.
+        self.prepare = prepare
         self.url = url
         self.write = write
         self.pause = pause
@@ -30,10 +33,29 @@ class Writer(threading.Thread):
         self.writes = 0
         self.rng = random.Random(hash(name) & 0xFFFF)
         self._stop_event = threading.Event()
+        self._running = threading.Event()
+        self._running.set()
+        self._idle = threading.Event()
+
+    def hold(self) -> None:
+        """Finish the write in flight, then wait (so the table can be compared)."""
+        self._running.clear()
+        while self.is_alive() and not self._idle.wait(timeout=0.1):
+            pass
+
+    def release(self) -> None:
+        self._idle.clear()
+        self._running.set()
 
     def run(self) -> None:
         with psycopg.connect(self.url, autocommit=True) as conn:
+            if not self.prepare:
+                conn.prepare_threshold = None
             while not self._stop_event.is_set():
+                if not self._running.is_set():
+                    self._idle.set()
+                    self._running.wait(timeout=0.1)
+                    continue
                 try:
                     self.write(conn, self.rng, self.committed)
                     self.writes += 1
@@ -45,6 +67,7 @@ class Writer(threading.Thread):
 
     def stop(self) -> None:
         self._stop_event.set()
+        self._running.set()
         self.join(timeout=30)
 
 

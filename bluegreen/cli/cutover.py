@@ -1,0 +1,98 @@
+"""bluegreen cutover / rollback / finish: the switch, the way back, the contract step."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from bluegreen import commands
+from bluegreen.cli import render
+from bluegreen.cli.common import DatabaseUrl, Format, FormatOption, require_url
+
+Tables = Annotated[list[str], typer.Argument(help="One or more tables, switched together.")]
+LockTimeout = Annotated[int, typer.Option(
+    "--lock-timeout", help="Longest wait for the locks, in ms, per attempt.")]
+Retries = Annotated[int, typer.Option("--retries", help="Attempts after a lock timeout.")]
+DryRun = Annotated[bool, typer.Option("--dry-run", help="Print the SQL; run none.")]
+Yes = Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation (CI).")]
+
+
+def _confirm(url: str, tables: list[str], what: str, yes: bool) -> None:
+    if yes:
+        return
+    for record in commands.describe(url, tables):
+        render.line(f"  {record.table_name}: {record.state}, {record.alter_sql or '(rebuild)'}")
+    render.confirm(what)
+
+
+def cutover(
+    tables: Tables,
+    database_url: DatabaseUrl = None,
+    lock_timeout: LockTimeout = 2000,
+    retries: Retries = 10,
+    no_reverse_sync: Annotated[bool, typer.Option(
+        "--no-reverse-sync", help="Cut over even where writes cannot be synced back; a "
+                                  "rollback then loses them.")] = False,
+    dry_run: DryRun = False,
+    yes: Yes = False,
+    output: FormatOption = Format.text,
+) -> None:
+    """Switch the tables to their shadows: live -> old, shadow -> live, in one transaction."""
+    url = require_url(database_url)
+    if dry_run:
+        result = commands.cutover(url, tables, lock_timeout_ms=lock_timeout, retries=retries,
+                                  reverse_sync=not no_reverse_sync, dry_run=True)
+        render.sql_list(result.statements, output is Format.json)
+        return
+    _confirm(url, tables, f"Cut over {', '.join(tables)} to the new shape?", yes)
+    result = commands.cutover(url, tables, lock_timeout_ms=lock_timeout, retries=retries,
+                              reverse_sync=not no_reverse_sync, on_event=render.event_line)
+    render.switch_result(result, output is Format.json)
+
+
+def rollback(
+    tables: Tables,
+    database_url: DatabaseUrl = None,
+    lock_timeout: LockTimeout = 2000,
+    retries: Retries = 10,
+    dry_run: DryRun = False,
+    yes: Yes = False,
+    output: FormatOption = Format.text,
+) -> None:
+    """Switch back: the old table returns under the live name with every write since."""
+    url = require_url(database_url)
+    if dry_run:
+        result = commands.rollback(url, tables, lock_timeout_ms=lock_timeout, retries=retries,
+                                   dry_run=True)
+        render.sql_list(result.statements, output is Format.json)
+        return
+    _confirm(url, tables, f"Roll {', '.join(tables)} back to the old shape?", yes)
+    result = commands.rollback(url, tables, lock_timeout_ms=lock_timeout, retries=retries,
+                               on_event=render.event_line)
+    render.switch_result(result, output is Format.json)
+
+
+def finish(
+    tables: Tables,
+    database_url: DatabaseUrl = None,
+    lock_timeout: LockTimeout = 2000,
+    dry_run: DryRun = False,
+    yes: Yes = False,
+    output: FormatOption = Format.text,
+) -> None:
+    """The contract step: drop the old tables, the triggers and the queues."""
+    url = require_url(database_url)
+    if dry_run:
+        _, statements = commands.finish(url, tables, lock_timeout_ms=lock_timeout,
+                                        dry_run=True)
+        render.sql_list(statements, output is Format.json)
+        return
+    _confirm(url, tables, f"Drop the old version of {', '.join(tables)} for good?", yes)
+    records, _ = commands.finish(url, tables, lock_timeout_ms=lock_timeout)
+    if output is Format.json:
+        render.write_json([r.to_dict() for r in records])
+    else:
+        for record in records:
+            render.line(f"{record.table_name}: finished; the old table, triggers and queue "
+                        "are gone")
