@@ -262,7 +262,7 @@ def abort_statements(conn, record) -> list:
                                                                  f"unsynced_{record.id}"))]
 
 
-def abort(database_url: str, table: str, *, dry_run: bool = False, lock_timeout_ms: int = 2000):
+def abort(database_url: str, table: str, *, dry_run: bool = False, lock_timeout_ms: int = 500):
     """Before cutover: drop the shadow, the triggers and the queue; the live table stays."""
     import time
 
@@ -317,7 +317,7 @@ def _finish_pending_validation(conn, store, tables: list[str]):
                         [store.get(r.id) for r in records])
 
 
-def cutover(database_url: str, tables: list[str], *, lock_timeout_ms: int = 2000,
+def cutover(database_url: str, tables: list[str], *, lock_timeout_ms: int = 500,
             retries: int = 10, reverse_sync: bool = True, dry_run: bool = False,
             on_event=None):
     """Switch every table named to its shadow in one transaction (live -> old, shadow ->
@@ -335,7 +335,7 @@ def cutover(database_url: str, tables: list[str], *, lock_timeout_ms: int = 2000
                       on_event=on_event)
 
 
-def rollback(database_url: str, tables: list[str], *, lock_timeout_ms: int = 2000,
+def rollback(database_url: str, tables: list[str], *, lock_timeout_ms: int = 500,
              retries: int = 10, dry_run: bool = False, on_event=None):
     """Cutover in reverse: the old table comes back under the live name, with every write
     made since cutover; forward capture resumes so cutover can run again."""
@@ -347,7 +347,7 @@ def rollback(database_url: str, tables: list[str], *, lock_timeout_ms: int = 200
                       on_event=on_event)
 
 
-def finish(database_url: str, tables: list[str], *, lock_timeout_ms: int = 2000,
+def finish(database_url: str, tables: list[str], *, lock_timeout_ms: int = 500,
            dry_run: bool = False):
     """The contract step: drop the old table, every trigger and the queue."""
     from bluegreen.cutover import finish as run_finish

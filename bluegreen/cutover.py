@@ -195,8 +195,10 @@ def reverse_sync_ddl(conn, record: MigrationRecord, new_live: TableRef, old: Tab
                      old_facts: TableFacts, new_facts: TableFacts,
                      columns: list[tuple[str, str]]) -> list[str]:
     """A trigger on the new live table that applies every write to the old table, in the
-    same transaction. A write that cannot be carried back (a value the old type cannot hold)
-    is recorded in bluegreen.unsynced_<id> instead of failing the app's write."""
+    same transaction. A write that cannot be carried back (a value the old type cannot hold,
+    a constraint only the old table has) is recorded in bluegreen.unsynced_<id> instead of
+    failing the app's write; lock errors are not caught, so the write fails and is retried
+    rather than diverge."""
     old_pk = old_facts.primary_key
     spec = parse_alter(record.alter_sql, old_facts)
     renames = reverse_source_names(spec)
@@ -220,7 +222,7 @@ def reverse_sync_ddl(conn, record: MigrationRecord, new_live: TableRef, old: Tab
         f"    INSERT INTO {old.text(conn)} ({targets}) OVERRIDING SYSTEM VALUE VALUES ({values});\n"
         "  END IF;\n"
         "  RETURN NULL;\n"
-        "EXCEPTION WHEN OTHERS THEN\n"
+        "EXCEPTION WHEN data_exception OR integrity_constraint_violation THEN\n"
         "  IF TG_OP = 'DELETE' THEN\n"
         f"    INSERT INTO {unsynced.text(conn)} ({key_cols}, error) VALUES ({old_keys}, SQLERRM);\n"
         "  ELSE\n"
@@ -358,7 +360,7 @@ def switch_statements(conn: psycopg.Connection, p: _Plan, action: str, reverse_s
                     q(sql.SQL("CREATE VIEW {} AS ").format(view.ident)) + body,
                     *[f"GRANT {g}" for g in view_grants]]
         out.append("DO $bluegreen$ BEGIN\n  EXECUTE " + q(sql.Literal(replace)) + ";\n"
-                   "EXCEPTION WHEN OTHERS THEN\n"
+                   "EXCEPTION WHEN data_exception OR integrity_constraint_violation THEN\n"
                    + "".join(f"  EXECUTE {q(sql.Literal(r))};\n" for r in recreate)
                    + "END $bluegreen$")
     for grantee, privilege, grantable in deps.grants:
@@ -425,7 +427,7 @@ def check_reverse_sync(conn, m: MigrationTables) -> list[str]:
 
 
 def switch(conn: psycopg.Connection, store: StateStore, tables: list[str], action: str, *,
-           lock_timeout_ms: int = 2000, retries: int = 10, reverse_sync: bool = True,
+           lock_timeout_ms: int = 500, retries: int = 10, reverse_sync: bool = True,
            dry_run: bool = False, on_event=None) -> SwitchResult:
     """cutover (synced or rolled_back -> cut_over) or rollback (cut_over -> rolled_back) of
     every table named, in one transaction."""
@@ -475,7 +477,7 @@ def switch(conn: psycopg.Connection, store: StateStore, tables: list[str], actio
             executed, after, lock_ms = _switch_once(conn, store, plans, migrations, action,
                                                    lock_timeout_ms, reverse_sync, warnings)
             break
-        except psycopg.errors.LockNotAvailable:
+        except (psycopg.errors.LockNotAvailable, psycopg.errors.DeadlockDetected):
             if attempts > retries:
                 raise BluegreenError(
                     f"{action} gave up after {attempts} attempts: another session held a lock "
@@ -527,13 +529,18 @@ def _unsynced_count(conn, record: MigrationRecord) -> int:
 
 
 def _lock_statement(conn, plans: list[_Plan]) -> str:
-    tables: dict[str, TableRef] = {}
+    """Lock the tables the app writes first, then the ones bluegreen's triggers write: the
+    order writers take them, so a writer in flight finishes instead of deadlocking."""
+    live = {p.m.live.ref.key: p.m.live.ref for p in plans}
+    others: dict[str, TableRef] = {}
     for p in plans:
         for table in p.lock:
-            tables[table.key] = table
+            if table.key not in live:
+                others[table.key] = table
         for table, _, _ in read_dependents(conn, p.m.live.ref).incoming_fks:
-            tables[table.key] = table
-    ordered = [tables[k] for k in sorted(tables)]
+            if table.key not in live:
+                others[table.key] = table
+    ordered = [live[k] for k in sorted(live)] + [others[k] for k in sorted(others)]
     return _q(conn, sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(
         sql.SQL(", ").join(t.ident for t in ordered)))
 
@@ -556,7 +563,7 @@ def _switch_once(conn, store, plans, migrations, action, lock_timeout_ms, revers
             for statement in body:
                 try:
                     conn.execute(statement)
-                except psycopg.errors.LockNotAvailable:
+                except (psycopg.errors.LockNotAvailable, psycopg.errors.DeadlockDetected):
                     raise
                 except psycopg.Error as error:
                     raise CutoverRefused(
@@ -610,7 +617,7 @@ def finish_statements(conn, record: MigrationRecord) -> list[str]:
 
 
 def finish(conn: psycopg.Connection, store: StateStore, tables: list[str], *,
-           lock_timeout_ms: int = 2000, retries: int = 10, dry_run: bool = False
+           lock_timeout_ms: int = 500, retries: int = 10, dry_run: bool = False
            ) -> tuple[list[MigrationRecord], list[str]]:
     """The contract step: drop the old table, the triggers and the queue."""
     records = _migrations(conn, store, tables, ("cut_over",), "finish")

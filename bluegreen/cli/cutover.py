@@ -29,7 +29,7 @@ def _confirm(url: str, tables: list[str], what: str, yes: bool) -> None:
 def cutover(
     tables: Tables,
     database_url: DatabaseUrl = None,
-    lock_timeout: LockTimeout = 2000,
+    lock_timeout: LockTimeout = 500,
     retries: Retries = 10,
     no_reverse_sync: Annotated[bool, typer.Option(
         "--no-reverse-sync", help="Cut over even where writes cannot be synced back; a "
@@ -54,7 +54,7 @@ def cutover(
 def rollback(
     tables: Tables,
     database_url: DatabaseUrl = None,
-    lock_timeout: LockTimeout = 2000,
+    lock_timeout: LockTimeout = 500,
     retries: Retries = 10,
     dry_run: DryRun = False,
     yes: Yes = False,
@@ -76,7 +76,7 @@ def rollback(
 def finish(
     tables: Tables,
     database_url: DatabaseUrl = None,
-    lock_timeout: LockTimeout = 2000,
+    lock_timeout: LockTimeout = 500,
     dry_run: DryRun = False,
     yes: Yes = False,
     output: FormatOption = Format.text,

@@ -61,7 +61,7 @@ class CopyOptions:
     throttle: ThrottleSettings = field(default_factory=ThrottleSettings)
     target_chunk_seconds: float = 0.5
     replay_batch: int = 5000
-    lock_timeout_ms: int = 2000
+    lock_timeout_ms: int = 500
     long_transaction_seconds: int = 60
 
 
