@@ -64,8 +64,12 @@ class LatencyProbe(threading.Thread):
     """One app session doing single-row writes (update, insert, delete) back to back and
     recording each statement's latency in milliseconds."""
 
+    _count = 0
+
     def __init__(self, url: str, table: str, max_id: int) -> None:
         super().__init__(daemon=True)
+        LatencyProbe._count += 1
+        self.index = LatencyProbe._count
         self.url, self.table, self.max_id = url, table, max_id
         self.latencies: list[float] = []
         self.errors: list[str] = []
@@ -74,13 +78,13 @@ class LatencyProbe(threading.Thread):
     def run(self) -> None:
         import random
 
-        rng = random.Random(7)
+        rng = random.Random(self.index)
         t = sql.Identifier(self.table)
         update = sql.SQL("UPDATE {} SET amount = amount + 1 WHERE id = %s").format(t)
         insert = sql.SQL("INSERT INTO {} (id, account, email, amount) VALUES "
                          "(%s, 1, 'probe', 1)").format(t)
         delete = sql.SQL("DELETE FROM {} WHERE id = %s").format(t)
-        next_id = 50_000_000 + rng.randrange(1_000_000) * 10
+        next_id = 50_000_000 + self.index * 10_000_000
         with psycopg.connect(self.url, autocommit=True) as conn:
             while not self._halt.is_set():
                 roll = rng.random()

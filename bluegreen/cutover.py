@@ -586,10 +586,11 @@ def _switch_once(conn, store, plans, migrations, action, lock_timeout_ms, revers
         if action == "rollback":
             for p in plans:
                 _after_rollback(conn, p)
-        lock_ms = (time.perf_counter() - locked_at) * 1000
-        for p in plans:
-            store.update(p.m.record, lock_ms=lock_ms)
-    return executed, after, (time.perf_counter() - locked_at) * 1000
+    # From the lock granted to the commit: how long the app's writes were blocked.
+    lock_ms = (time.perf_counter() - locked_at) * 1000
+    for p in plans:
+        store.update(p.m.record, lock_ms=lock_ms)
+    return executed, after, lock_ms
 
 
 def _after_rollback(conn, p: _Plan) -> None:

@@ -76,3 +76,25 @@ def test_errors_are_one_line_with_exit_2(bg, pg):
         assert expected in result.stderr, (args, result.stderr)
         assert "Traceback" not in result.stderr
         assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_cutover_rollback_finish_from_the_command_line(bg, pg):
+    seed_items(pg, 500)
+    assert bluegreen("copy", "items", "--alter", ALTER, env_url=bg).returncode == 0
+    dry = bluegreen("cutover", "items", "--dry-run", env_url=bg)
+    assert dry.returncode == 0 and "LOCK TABLE" in dry.stdout and "RENAME TO" in dry.stdout
+    refused = bluegreen("cutover", "items", env_url=bg)
+    assert refused.returncode == 2 and "--yes" in refused.stderr
+    cut = bluegreen("cutover", "items", "--yes", "--format", "json", env_url=bg)
+    assert cut.returncode == 0, cut.stderr
+    data = json.loads(cut.stdout)
+    assert data["states"] == {"items": "cut_over"} and data["lock_ms"] > 0
+    back = bluegreen("rollback", "items", "--yes", env_url=bg)
+    assert back.returncode == 0 and "rolled back" in back.stdout and "ms" in back.stdout
+    again = bluegreen("cutover", "items", "--yes", env_url=bg)
+    assert again.returncode == 0
+    wrong = bluegreen("cutover", "items", "--yes", env_url=bg)
+    assert wrong.returncode == 2 and "needs synced or rolled_back" in wrong.stderr
+    assert "Traceback" not in wrong.stderr
+    finish = bluegreen("finish", "items", "--yes", env_url=bg)
+    assert finish.returncode == 0 and "finished" in finish.stdout
