@@ -31,6 +31,16 @@ def head_revision() -> str:
     return head
 
 
+def current_sqlite_revision(conn) -> str | None:
+    """The state revision in a SQLite database (a sqlite3 connection)."""
+    row = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name = "
+                       "'bluegreen_alembic_version'").fetchone()
+    if row is None:
+        return None
+    version = conn.execute("SELECT version_num FROM bluegreen_alembic_version").fetchone()
+    return version[0] if version else None
+
+
 def current_revision(conn: psycopg.Connection) -> str | None:
     row = conn.execute("SELECT to_regclass('bluegreen.alembic_version')").fetchone()
     if row is None or row[0] is None:
@@ -39,16 +49,20 @@ def current_revision(conn: psycopg.Connection) -> str | None:
     return version[0] if version else None
 
 
-def upgrade(url: str) -> tuple[str | None, str]:
+def upgrade(url) -> tuple[str | None, str]:
     """Bring the state schema to the head revision; returns (before, after). Idempotent."""
     engine = sa.create_engine(url)
     try:
         with engine.begin() as connection:
-            connection.exec_driver_sql(f"CREATE SCHEMA IF NOT EXISTS {STATE_SCHEMA}")
-            # One init at a time: a second concurrent init waits, then finds nothing to do.
-            connection.exec_driver_sql("SELECT pg_advisory_xact_lock(hashtext('bluegreen.init'))")
-            before = MigrationContext.configure(
-                connection, opts={"version_table_schema": STATE_SCHEMA}).get_current_revision()
+            if connection.dialect.name == "sqlite":
+                opts = {"version_table": "bluegreen_alembic_version"}
+            else:
+                connection.exec_driver_sql(f"CREATE SCHEMA IF NOT EXISTS {STATE_SCHEMA}")
+                # One init at a time: a second concurrent init waits, then finds it done.
+                connection.exec_driver_sql(
+                    "SELECT pg_advisory_xact_lock(hashtext('bluegreen.init'))")
+                opts = {"version_table_schema": STATE_SCHEMA}
+            before = MigrationContext.configure(connection, opts=opts).get_current_revision()
             config = _config()
             config.attributes["connection"] = connection
             command.upgrade(config, "head")

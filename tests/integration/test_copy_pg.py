@@ -79,7 +79,7 @@ def test_copy_syncs_while_writers_write(bg, pg):
 def _copy_process(url: str, *extra: str) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "bluegreen", "copy", "items", "--database-url", url,
-         "--chunk-size", "200", "--workers", "2", "--sync-threshold", "1", *extra],
+         "--chunk-size", "200", "--workers", "2", *extra],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
