@@ -132,14 +132,21 @@ def plan_exit_code(result: Plan, phase: str | None = None) -> int:
 
 # ---- state and the copier -----------------------------------------------------------------
 
+def is_sqlite(database_url: str) -> bool:
+    """SQLite is the embedded default; everything else here is PostgreSQL."""
+    return dialects.sqlalchemy_url(database_url).get_backend_name() == "sqlite"
+
+
 def init(database_url: str) -> tuple[str | None, str]:
     """Create or upgrade bluegreen's state tables; returns (revision before, after)."""
     from bluegreen.errors import DatabaseUnavailable
     from bluegreen.state import init as state_init
 
     url = dialects.sqlalchemy_url(database_url)
-    if url.get_backend_name() != "postgresql":
-        raise BadOption("bluegreen init supports PostgreSQL for now")
+    if url.get_backend_name() == "sqlite":
+        from bluegreen.dialects.sqlite import database_path
+
+        database_path(database_url)  # refuses :memory: and URLs without a file
     import sqlalchemy as sa
 
     try:
@@ -162,6 +169,11 @@ def copy(database_url: str, table: str, alter_sql: str | None, options=None, *,
     """Build the shadow table and keep it in sync (see bluegreen.copier.runner)."""
     from bluegreen.copier.runner import Copier, CopyOptions
 
+    if is_sqlite(database_url):
+        from bluegreen.dialects.sqlite import SqliteCopier
+
+        return SqliteCopier(database_url, table, alter_sql, options or CopyOptions(),
+                            on_progress=on_progress, on_event=on_event).run()
     return Copier(database_url, table, alter_sql, options or CopyOptions(),
                   on_progress=on_progress, on_event=on_event).run()
 
@@ -169,6 +181,8 @@ def copy(database_url: str, table: str, alter_sql: str | None, options=None, *,
 def copy_dry_run(database_url: str, table: str, alter_sql: str) -> list[str]:
     from bluegreen.copier.runner import dry_run_statements
 
+    if is_sqlite(database_url):
+        raise BadOption("copy --dry-run is not built for SQLite yet; use it on PostgreSQL")
     return dry_run_statements(database_url, table, alter_sql)
 
 
@@ -190,6 +204,10 @@ def status(database_url: str, table: str | None = None) -> list[StatusRow]:
     from bluegreen.copier.tables import TableRef
     from bluegreen.state import NoActiveMigration
 
+    if is_sqlite(database_url):
+        from bluegreen.dialects import sqlite
+
+        return sqlite.status(database_url, table)
     with dialects.pg_connect(database_url) as conn:
         store = _store(conn)
         if table:
@@ -216,6 +234,10 @@ def status(database_url: str, table: str | None = None) -> list[StatusRow]:
 def set_paused(database_url: str, table: str, paused: bool):
     from bluegreen.copier.tables import TableRef
 
+    if is_sqlite(database_url):
+        from bluegreen.dialects import sqlite
+
+        return sqlite.set_paused(database_url, table, paused)
     with dialects.pg_connect(database_url) as conn:
         return _store(conn).set_paused(TableRef.parse(table).key, paused)
 
@@ -238,6 +260,8 @@ def verify(database_url: str, table: str, *, repair: bool = False, chunk_rows: i
     from bluegreen.copier.runner import open_migration
     from bluegreen.copier.verify import verify as run_verify
 
+    if is_sqlite(database_url):
+        raise BadOption("verify is not built for SQLite yet; use it on PostgreSQL")
     with dialects.pg_connect(database_url, "bluegreen-verify") as conn:
         store = _store(conn)
         record = _active(conn, store, table, ("copying", "synced", "rolled_back"), "verify")
@@ -268,6 +292,10 @@ def abort(database_url: str, table: str, *, dry_run: bool = False, lock_timeout_
 
     import psycopg
 
+    if is_sqlite(database_url):
+        from bluegreen.dialects import sqlite
+
+        return sqlite.abort(database_url, table, dry_run=dry_run)
     with dialects.pg_connect(database_url, "bluegreen-abort") as conn:
         store = _store(conn)
         record = _active(conn, store, table, ("copying", "synced", "rolled_back"), "abort")
@@ -324,6 +352,12 @@ def cutover(database_url: str, tables: list[str], *, lock_timeout_ms: int = 500,
     live), moving what follows the OID, with reverse sync for a lossless rollback."""
     from bluegreen.cutover import switch
 
+    if is_sqlite(database_url):
+        from bluegreen.dialects import sqlite
+
+        return sqlite.switch(database_url, tables, "cutover", lock_timeout_ms=lock_timeout_ms,
+                             retries=retries, reverse_sync=reverse_sync, dry_run=dry_run,
+                             on_event=on_event)
     with dialects.pg_connect(database_url, "bluegreen-cutover") as conn:
         store = _store(conn)
         if not dry_run:
@@ -341,6 +375,11 @@ def rollback(database_url: str, tables: list[str], *, lock_timeout_ms: int = 500
     made since cutover; forward capture resumes so cutover can run again."""
     from bluegreen.cutover import switch
 
+    if is_sqlite(database_url):
+        from bluegreen.dialects import sqlite
+
+        return sqlite.switch(database_url, tables, "rollback", lock_timeout_ms=lock_timeout_ms,
+                             retries=retries, dry_run=dry_run, on_event=on_event)
     with dialects.pg_connect(database_url, "bluegreen-rollback") as conn:
         return switch(conn, _store(conn), tables, "rollback",
                       lock_timeout_ms=lock_timeout_ms, retries=retries, dry_run=dry_run,
@@ -352,6 +391,10 @@ def finish(database_url: str, tables: list[str], *, lock_timeout_ms: int = 500,
     """The contract step: drop the old table, every trigger and the queue."""
     from bluegreen.cutover import finish as run_finish
 
+    if is_sqlite(database_url):
+        from bluegreen.dialects import sqlite
+
+        return sqlite.finish(database_url, tables, dry_run=dry_run)
     with dialects.pg_connect(database_url, "bluegreen-finish") as conn:
         return run_finish(conn, _store(conn), tables, lock_timeout_ms=lock_timeout_ms,
                           dry_run=dry_run)
@@ -362,6 +405,9 @@ def describe(database_url: str, tables: list[str]) -> list:
     from bluegreen.copier.tables import TableRef
     from bluegreen.state import NoActiveMigration
 
+    if is_sqlite(database_url):
+        rows = [status(database_url, t)[0] for t in tables]
+        return [r.record for r in rows]
     with dialects.pg_connect(database_url) as conn:
         store = _store(conn)
         out = []

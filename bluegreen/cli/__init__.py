@@ -8,6 +8,7 @@ import typer
 
 from bluegreen.cli import copy as copy_cmd
 from bluegreen.cli import cutover as cutover_cmd
+from bluegreen.cli import demo as demo_cmd
 from bluegreen.cli import plan as plan_cmd
 from bluegreen.cli import render
 from bluegreen.cli import state as state_cmd
@@ -20,6 +21,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+app.command("demo")(demo_cmd.demo)
 app.command("plan")(plan_cmd.plan)
 app.command("init")(state_cmd.init)
 app.command("copy")(copy_cmd.copy)

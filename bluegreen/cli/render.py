@@ -243,15 +243,17 @@ def status_table(rows, clear: bool = False) -> None:
         total = f"/{r.rows_total:,}" if r.rows_total is not None else ""
         cells.append((str(r.id), r.table_name, r.state, f"{r.rows_copied:,}{total}",
                       f"{r.rows_replayed:,}", "" if row.backlog is None else str(row.backlog),
-                      "yes" if r.paused else "", r.alter_sql))
+                      "yes" if r.paused else ""))
     table = Table(title="bluegreen migrations", title_justify="left")
     for i, header in enumerate(headers):
         width = max([len(header)] + [len(c[i]) for c in cells])
         table.add_column(header, no_wrap=True, min_width=min(width, 24))
-    table.add_column("alter", overflow="ellipsis", no_wrap=True, max_width=40)
     for row_cells in cells:
         table.add_row(*row_cells)
     console.print(table)
+    for row in rows:
+        console.print(Text(f"  {row.record.id}: {row.record.alter_sql or '(rebuild)'}",
+                           style="dim"))
 
 
 def verify_result(result, as_json: bool) -> None:
@@ -284,3 +286,31 @@ def switch_result(result, as_json: bool) -> None:
     line(f"{', '.join(result.tables)}: {verb}; writes were blocked for "
          f"{result.lock_ms:.1f} ms ({result.attempts} attempt"
          f"{'s' if result.attempts != 1 else ''})")
+
+
+def demo_summary(result, as_json: bool) -> None:
+    if as_json:
+        write_json_line({"event": "summary", "ok": result.ok, "database_url":
+                         result.database_url, "app_writes": result.app_writes,
+                         "app_errors": result.app_errors,
+                         "steps": [s.__dict__ for s in result.steps]})
+        return
+    console = stdout()
+    table = Table(title="bluegreen demo: the live table against what the app committed",
+                  title_justify="left")
+    for column in ("step", "took", "blocked", "rows", "app writes", "matches app"):
+        table.add_column(column, no_wrap=True, min_width=len(column))
+    for step in result.steps:
+        table.add_row(step.step.replace(" (shadow in sync)", ""), f"{step.seconds:.1f}s",
+                      f"{step.lock_ms:.1f} ms" if step.lock_ms is not None else "",
+                      f"{step.rows:,}", f"{step.app_writes:,}",
+                      Text("yes", style="green") if step.matches else
+                      Text(f"NO: {step.detail}", style="bold red"))
+    console.print(table)
+    if result.app_errors:
+        console.print(Text(f"the app saw {len(result.app_errors)} errors, first: "
+                           f"{result.app_errors[0]}", style="bold red"))
+    verdict = ("no write was lost: after every step the table held exactly what the app "
+               "committed" if result.ok else "the table did not match what the app committed")
+    console.print(Text(verdict, style="bold green" if result.ok else "bold red"))
+    console.print(Text(f"database: {result.database_url}", style="dim"))

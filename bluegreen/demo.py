@@ -1,0 +1,270 @@
+"""bluegreen demo: the whole job on a sample app, while a simulated app keeps writing.
+
+Creates a sample table, starts an app that inserts, updates and deletes and remembers what
+committed, plans a migration, copies the table into the new shape, cuts over, rolls back,
+cuts over again and finishes; after each step it compares the live table with what the app
+committed. Nothing here prints: the CLI renders the events.
+"""
+
+from __future__ import annotations
+
+import random
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bluegreen import commands, dialects
+
+TABLE = "demo_orders"
+MIGRATION = f"ALTER TABLE {TABLE} ALTER COLUMN amount TYPE bigint;\n"
+# The same change on each engine: PostgreSQL alters the type; SQLite has no ALTER COLUMN
+# TYPE, so the shadow is built from the new CREATE TABLE.
+ALTER_POSTGRESQL = f"ALTER TABLE {TABLE} ALTER COLUMN amount TYPE bigint"
+SCHEMA = (f"CREATE TABLE {TABLE} (id bigint PRIMARY KEY, customer text NOT NULL, "
+          "amount integer NOT NULL, status text NOT NULL DEFAULT 'new');\n")
+CREATE_SQLITE = (f"CREATE TABLE {TABLE} (id INTEGER PRIMARY KEY, customer TEXT NOT NULL, "
+                 "amount BIGINT NOT NULL, status TEXT NOT NULL DEFAULT 'new')")
+
+
+@dataclass
+class StepResult:
+    step: str
+    seconds: float
+    lock_ms: float | None
+    rows: int
+    matches: bool
+    app_writes: int
+    detail: str = ""
+
+
+@dataclass
+class DemoResult:
+    database_url: str
+    steps: list[StepResult] = field(default_factory=list)
+    app_writes: int = 0
+    app_errors: list[str] = field(default_factory=list)
+    plan: object = None
+
+    @property
+    def ok(self) -> bool:
+        return all(s.matches for s in self.steps) and not self.app_errors
+
+
+class _Db:
+    """Just enough of a connection for the sample app, on either engine."""
+
+    def __init__(self, url: str) -> None:
+        self.sqlite = commands.is_sqlite(url)
+        if self.sqlite:
+            from bluegreen.dialects.sqlite import connect
+
+            self.conn = connect(url)
+        else:
+            self.conn = dialects.pg_connect(url, "bluegreen-demo-app")
+            self.conn.prepare_threshold = None
+
+    def execute(self, sql: str, params: tuple = ()):
+        if self.sqlite:
+            return self.conn.execute(sql.replace("%s", "?"), params)
+        return self.conn.execute(sql, params)
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+class App(threading.Thread):
+    """The simulated app (blue, then green): single-row writes, each committed on its own,
+    remembered only once committed."""
+
+    def __init__(self, url: str, first_id: int, rows: int) -> None:
+        super().__init__(name="demo-app", daemon=True)
+        self.url = url
+        self.committed: dict[int, tuple | None] = {}
+        self.errors: list[str] = []
+        self.writes = 0
+        self.next_id = first_id
+        self.rows = rows
+        self._stop_event = threading.Event()
+        self._go = threading.Event()
+        self._go.set()
+        self._idle = threading.Event()
+
+    def hold(self) -> None:
+        self._go.clear()
+        while self.is_alive() and not self._idle.wait(0.05):
+            pass
+
+    def release(self) -> None:
+        self._idle.clear()
+        self._go.set()
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        self._go.set()
+        self.join(timeout=30)
+
+    def run(self) -> None:
+        rng = random.Random(42)
+        db = _Db(self.url)
+        live = list(range(1, self.rows + 1))
+        try:
+            while not self._stop_event.is_set():
+                if not self._go.is_set():
+                    self._idle.set()
+                    self._go.wait(0.1)
+                    continue
+                try:
+                    self._write(db, rng, live)
+                    self.writes += 1
+                except Exception as error:  # shown in the summary: the demo fails on any
+                    self.errors.append(f"{type(error).__name__}: {error}".splitlines()[0])
+                time.sleep(0.002)
+        finally:
+            db.close()
+
+    def _write(self, db: _Db, rng: random.Random, live: list[int]) -> None:
+        roll = rng.random()
+        if roll < 0.4 or not live:
+            self.next_id += 1
+            row = (f"customer{rng.randrange(500)}", rng.randrange(10_000), "new")
+            db.execute(f"INSERT INTO {TABLE} (id, customer, amount, status) VALUES "
+                       "(%s, %s, %s, %s)", (self.next_id, *row))
+            self.committed[self.next_id] = row
+            live.append(self.next_id)
+        elif roll < 0.85:
+            key = rng.choice(live)
+            amount, status = rng.randrange(10_000), rng.choice(["paid", "shipped"])
+            db.execute(f"UPDATE {TABLE} SET amount = %s, status = %s WHERE id = %s",
+                       (amount, status, key))
+            old = self.committed.get(key) or (None, None, None)
+            customer = old[0] if old[0] is not None else self._customer(db, key)
+            self.committed[key] = (customer, amount, status)
+        else:
+            key = live.pop(rng.randrange(len(live)))
+            db.execute(f"DELETE FROM {TABLE} WHERE id = %s", (key,))
+            self.committed[key] = None
+
+    @staticmethod
+    def _customer(db: _Db, key: int) -> str:
+        return db.execute(f"SELECT customer FROM {TABLE} WHERE id = %s", (key,)).fetchone()[0]
+
+
+def _create_sample(url: str, rows: int) -> dict[int, tuple]:
+    db = _Db(url)
+    try:
+        db.execute(f"DROP TABLE IF EXISTS {TABLE}")
+        db.execute(f"CREATE TABLE {TABLE} (id {'INTEGER' if db.sqlite else 'bigint'} PRIMARY "
+                   "KEY, customer text NOT NULL, amount integer NOT NULL, status text NOT NULL "
+                   "DEFAULT 'new')")
+        db.execute(f"CREATE INDEX {TABLE}_customer_idx ON {TABLE} (customer)")
+        if db.sqlite:
+            db.conn.execute("BEGIN")
+            db.conn.executemany(f"INSERT INTO {TABLE} VALUES (?, ?, ?, 'new')",
+                                [(i, f"customer{i % 500}", i % 10_000)
+                                 for i in range(1, rows + 1)])
+            db.conn.execute("COMMIT")
+        else:
+            db.execute(f"INSERT INTO {TABLE} SELECT g, 'customer' || (g %% 500), g %% 10000, "
+                       "'new' FROM generate_series(1, %s) g", (rows,))
+    finally:
+        db.close()
+    return {i: (f"customer{i % 500}", i % 10_000, "new") for i in range(1, rows + 1)}
+
+
+def _table_rows(url: str) -> dict[int, tuple]:
+    db = _Db(url)
+    try:
+        return {r[0]: (r[1], int(r[2]), r[3]) for r in db.execute(
+            f"SELECT id, customer, amount, status FROM {TABLE}").fetchall()}
+    finally:
+        db.close()
+
+
+def _expected(seeds: dict[int, tuple], app: App) -> dict[int, tuple]:
+    expected = dict(seeds)
+    for key, row in app.committed.items():
+        if row is None:
+            expected.pop(key, None)
+        else:
+            expected[key] = row
+    return expected
+
+
+def default_url() -> str:
+    folder = Path(tempfile.mkdtemp(prefix="bluegreen-demo-"))
+    return f"sqlite:///{folder / 'app.db'}"
+
+
+def run_demo(database_url: str | None = None, *, rows: int = 20_000,
+             on_step: Callable[[str], None] | None = None, on_progress=None,
+             on_event=None) -> DemoResult:
+    """Run the whole lifecycle; returns what happened, step by step."""
+    from bluegreen.copier.runner import CopyOptions
+    from bluegreen.copier.throttle import ThrottleSettings
+
+    url = database_url or default_url()
+    on_step = on_step or (lambda s: None)
+    result = DemoResult(url)
+    on_step(f"creating the sample table {TABLE} with {rows:,} rows")
+    seeds = _create_sample(url, rows)
+    commands.init(url)
+
+    folder = Path(tempfile.mkdtemp(prefix="bluegreen-demo-"))
+    migration = folder / "0002_widen_amount.sql"
+    migration.write_text(MIGRATION)
+    schema = folder / "schema.sql"
+    schema.write_text(SCHEMA)
+    result.plan = commands.plan([migration], schema_file=schema)
+    on_step("planned the migration: " + ", ".join(
+        f"{c.operation} is {c.phase.value}{', blocking' if c.blocking else ''} -> "
+        f"{c.strategy.value}" for c in result.plan.changes))
+
+    app = App(url, first_id=rows, rows=rows)
+    app.start()
+    on_step("the app is writing (inserts, updates, deletes)")
+
+    def check(step: str, started: float, lock_ms: float | None, detail: str = "") -> None:
+        app.hold()
+        try:
+            actual = _table_rows(url)
+            expected = _expected(seeds, app)
+            matches = actual == expected
+            if not matches:
+                missing = len(set(expected) - set(actual))
+                extra = len(set(actual) - set(expected))
+                changed = sum(1 for k in set(actual) & set(expected)
+                              if actual[k] != expected[k])
+                detail = f"{missing} missing, {extra} extra, {changed} changed rows"
+            result.steps.append(StepResult(step, time.monotonic() - started, lock_ms,
+                                           len(actual), matches, app.writes, detail))
+        finally:
+            app.release()
+
+    try:
+        started = time.monotonic()
+        alter = CREATE_SQLITE if commands.is_sqlite(url) else ALTER_POSTGRESQL
+        commands.copy(url, TABLE, alter, CopyOptions(
+            chunk_size=2000, throttle=ThrottleSettings(max_rows_per_second=rows / 3)),
+            on_progress=on_progress, on_event=on_event)
+        time.sleep(0.3)
+        check("copy (shadow in sync)", started, None)
+        for step, action in (("cutover", "cutover"), ("rollback", "rollback"),
+                             ("cutover again", "cutover")):
+            on_step(step)
+            started = time.monotonic()
+            switch = getattr(commands, action)(url, [TABLE])
+            time.sleep(0.3)
+            check(step, started, switch.lock_ms, "; ".join(switch.warnings))
+        on_step("finish")
+        started = time.monotonic()
+        commands.finish(url, [TABLE])
+        time.sleep(0.2)
+        check("finish", started, None)
+    finally:
+        app.stop()
+    result.app_writes = app.writes
+    result.app_errors = app.errors
+    return result

@@ -1,0 +1,754 @@
+"""SQLite: the embedded default. The same migration lifecycle as PostgreSQL (state records
+with conditional transitions, a shadow table, capture triggers into a queue, a chunked and
+throttled backfill, replay, a one-transaction cutover with reverse sync, rollback, finish),
+with SQLite's differences kept here:
+
+- the state tables are ``bluegreen_*`` in the main database (no schemas);
+- one writer at a time: the cutover's lock is ``BEGIN IMMEDIATE``, and copy uses one worker;
+- ``ALTER TABLE`` can add, drop and rename columns but not change a type (use the shadow:
+  ``--alter`` may then be a full ``CREATE TABLE`` of the new shape);
+- renames run with ``PRAGMA legacy_alter_table=ON`` so that SQLite does not rewrite views,
+  triggers and foreign keys of other tables to follow the table out of its name: they keep
+  naming the live table, and so point at the new one after cutover;
+- indexes cannot be renamed: the new table keeps the ``_bg<id>_`` names of its indexes.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+from bluegreen.errors import BadUrl, BluegreenError
+from bluegreen.state import (
+    ACTIVE_STATES,
+    MigrationRecord,
+    NoActiveMigration,
+    StateNotInitialized,
+    WrongState,
+)
+
+_DATE_FIELDS = ("created_at", "updated_at", "synced_at", "cut_over_at", "finished_at")
+_BOOL_FIELDS = ("paused", "backfill_done", "indexes_built")
+
+
+def database_path(url: str) -> str:
+    from bluegreen.dialects import sqlalchemy_url
+
+    parsed = sqlalchemy_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        raise BadUrl(url, "not a SQLite URL")
+    if not parsed.database or parsed.database == ":memory:":
+        raise BadUrl(url, "give a file: sqlite:///path/to/app.db")
+    return parsed.database
+
+
+def connect(url: str) -> sqlite3.Connection:
+    path = database_path(url)
+    if not Path(path).parent.exists():
+        raise BadUrl(url, f"the folder of {path} does not exist")
+    conn = sqlite3.connect(path, isolation_level=None, timeout=30, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA busy_timeout=30000")
+    return conn
+
+
+def q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+# ---- state ------------------------------------------------------------------------------------
+
+class SqliteState:
+    """The state store on SQLite: the same records and conditional transitions."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def check_initialized(self) -> None:
+        from bluegreen.state.init import current_sqlite_revision, head_revision
+
+        current = current_sqlite_revision(self.conn)
+        if current is None:
+            raise StateNotInitialized("missing in this database")
+        if current != head_revision():
+            raise StateNotInitialized(f"at revision {current}, older than this bluegreen")
+
+    def _record(self, row: sqlite3.Row | None) -> MigrationRecord | None:
+        if row is None:
+            return None
+        data = dict(row)
+        data["detail"] = json.loads(data["detail"] or "{}")
+        for key in _BOOL_FIELDS:
+            data[key] = bool(data[key])
+        for key in _DATE_FIELDS:
+            data[key] = datetime.fromisoformat(data[key]) if data[key] else None
+        return MigrationRecord(**data)
+
+    def _one(self, sql: str, params: tuple = ()) -> MigrationRecord | None:
+        cursor = self.conn.execute(sql, params)
+        cursor.row_factory = sqlite3.Row
+        return self._record(cursor.fetchone())
+
+    def active(self, table: str) -> MigrationRecord | None:
+        marks = ", ".join("?" for _ in ACTIVE_STATES)
+        return self._one(f"SELECT * FROM bluegreen_migrations WHERE table_name = ? AND state "
+                         f"IN ({marks})", (table, *ACTIVE_STATES))
+
+    def latest(self, table: str) -> MigrationRecord | None:
+        return self._one("SELECT * FROM bluegreen_migrations WHERE table_name = ? ORDER BY id "
+                         "DESC LIMIT 1", (table,))
+
+    def get(self, migration_id: int) -> MigrationRecord:
+        record = self._one("SELECT * FROM bluegreen_migrations WHERE id = ?", (migration_id,))
+        assert record is not None
+        return record
+
+    def all_recent(self, limit: int = 50) -> list[MigrationRecord]:
+        marks = ", ".join("?" for _ in ACTIVE_STATES)
+        cursor = self.conn.execute(
+            f"SELECT * FROM bluegreen_migrations ORDER BY (state IN ({marks})) DESC, id DESC "
+            "LIMIT ?", (*ACTIVE_STATES, limit))
+        cursor.row_factory = sqlite3.Row
+        return [self._record(r) for r in cursor.fetchall()]  # type: ignore[misc]
+
+    def create(self, table: str, alter_sql: str) -> MigrationRecord:
+        try:
+            cursor = self.conn.execute(
+                "INSERT INTO bluegreen_migrations (table_name, alter_sql, shadow_table, "
+                "old_table, queue_table, state) VALUES (?, ?, '', '', '', 'copying')",
+                (table, alter_sql))
+        except sqlite3.IntegrityError:
+            raise BluegreenError(f"{table} already has an active bluegreen migration; see "
+                                 f"`bluegreen status {table}`") from None
+        migration_id = cursor.lastrowid
+        shadow, old, queue = names_for(table, migration_id)
+        self.conn.execute("UPDATE bluegreen_migrations SET shadow_table = ?, old_table = ?, "
+                          "queue_table = ? WHERE id = ?", (shadow, old, queue, migration_id))
+        return self.get(migration_id)
+
+    def transition(self, record: MigrationRecord, expected: tuple[str, ...], new: str,
+                   action: str, **fields) -> MigrationRecord:
+        sets = ", ".join(["state = ?", "updated_at = strftime('%Y-%m-%dT%H:%M:%f+00:00', "
+                                       "'now')"] + [f"{k} = ?" for k in fields])
+        marks = ", ".join("?" for _ in expected)
+        cursor = self.conn.execute(
+            f"UPDATE bluegreen_migrations SET {sets} WHERE id = ? AND state IN ({marks})",
+            (new, *fields.values(), record.id, *expected))
+        if cursor.rowcount != 1:
+            raise WrongState(record.table_name, self.get(record.id).state, expected, action)
+        return self.get(record.id)
+
+    def update(self, record: MigrationRecord, **fields) -> None:
+        sets = ", ".join([f"{k} = ?" for k in fields] + [
+            "updated_at = strftime('%Y-%m-%dT%H:%M:%f+00:00', 'now')"])
+        self.conn.execute(f"UPDATE bluegreen_migrations SET {sets} WHERE id = ?",
+                          (*fields.values(), record.id))
+
+    def set_paused(self, table: str, paused: bool) -> MigrationRecord:
+        record = self.active(table)
+        if record is None:
+            raise NoActiveMigration(table, "start one with `bluegreen copy`")
+        self.update(record, paused=int(paused))
+        return self.get(record.id)
+
+
+def now() -> str:
+    return datetime.utcnow().isoformat() + "+00:00"
+
+
+def names_for(table: str, migration_id: int) -> tuple[str, str, str]:
+    return (f"_bg{migration_id}_{table}_new", f"_bg{migration_id}_{table}_old",
+            f"bluegreen_queue_{migration_id}")
+
+
+# ---- the table --------------------------------------------------------------------------------
+
+def table_sql(conn: sqlite3.Connection, table: str) -> str:
+    row = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?",
+                       (table,)).fetchone()
+    if row is None:
+        from bluegreen.copier.tables import TableRefused
+
+        raise TableRefused(f"table {table} does not exist; check the name with .tables")
+    return row[0]
+
+
+def columns(conn: sqlite3.Connection, table: str) -> list[tuple[str, str, bool, bool]]:
+    """(name, type, not null, generated) of each column."""
+    out = []
+    for _, name, type_, notnull, _, _, hidden in conn.execute(
+            f"PRAGMA table_xinfo({q(table)})"):
+        out.append((name, type_ or "", bool(notnull), hidden in (2, 3)))
+    return out
+
+
+def primary_key(conn: sqlite3.Connection, table: str) -> list[str]:
+    rows = [(pk, name) for _, name, _, _, _, pk in conn.execute(f"PRAGMA table_info({q(table)})")
+            if pk]
+    return [name for _, name in sorted(rows)]
+
+
+def user_objects(conn: sqlite3.Connection, table: str, kind: str) -> list[tuple[str, str]]:
+    """(name, sql) of the table's indexes or triggers, bluegreen's own left out."""
+    return [(n, s) for n, s in conn.execute(
+        "SELECT name, sql FROM sqlite_master WHERE type = ? AND tbl_name = ? AND sql IS NOT "
+        "NULL AND name NOT LIKE 'bluegreen%' AND name NOT LIKE '\\_bg%' ESCAPE '\\'",
+        (kind, table))]
+
+
+def _rename_in_create(sql: str, old: str, new: str) -> str:
+    """CREATE TABLE/INDEX ... <old> ... with the table name replaced (first occurrence after
+    TABLE or ON)."""
+    pattern = re.compile(r'(\b(?:TABLE|ON)\s+)("?)' + re.escape(old) + r'\2(?=\s|\()',
+                         re.IGNORECASE)
+    return pattern.sub(lambda m: m.group(1) + q(new), sql, count=1)
+
+
+# ---- copy ---------------------------------------------------------------------------------------
+
+class SqliteCopier:
+    def __init__(self, url: str, table: str, alter_sql: str | None, options,
+                 on_progress: Callable | None = None, on_event: Callable | None = None) -> None:
+        self.url = url
+        self.table = table
+        self.alter_sql = alter_sql
+        self.options = options
+        self.on_progress = on_progress or (lambda p: None)
+        self.on_event = on_event or (lambda m: None)
+        self.stop = threading.Event()
+
+    def cancel(self) -> None:
+        self.stop.set()
+
+    def run(self):
+        from bluegreen.copier.runner import CopyResult
+
+        started = self.started = time.monotonic()
+        conn = connect(self.url)
+        try:
+            state = SqliteState(conn)
+            state.check_initialized()
+            record = state.active(self.table)
+            resumed = record is not None
+            live_sql = table_sql(conn, self.table)
+            pk = primary_key(conn, self.table)
+            if not pk:
+                from bluegreen.copier.tables import TableRefused
+
+                raise TableRefused(f"{self.table} has no primary key; bluegreen needs one to "
+                                   "copy in chunks and replay changes: add one first")
+            if record is None:
+                if self.alter_sql is None:
+                    raise BluegreenError(f"no copy of {self.table} to resume; start one with "
+                                         "--alter \"ALTER TABLE ...\"")
+                record = self._create(conn, state, live_sql, pk)
+                self.on_event(f"created {record.shadow_table} and the capture triggers")
+            else:
+                if record.state not in ("copying", "synced", "rolled_back"):
+                    raise WrongState(self.table, record.state, ("copying", "synced"), "copy")
+                self.on_event(f"resuming the copy of {self.table}")
+            mapping = column_mapping(conn, self.table, record)
+            if not record.backfill_done:
+                self._backfill(conn, state, record, pk, mapping)
+                if self.stop.is_set():
+                    from bluegreen.copier.runner import CopyCancelled
+
+                    raise CopyCancelled(self.table)
+                for name, index_sql in user_objects(conn, self.table, "index"):
+                    shadow_index = _rename_in_create(index_sql, self.table, record.shadow_table)
+                    new_name = q(f"_bg{record.id}_{name}")
+                    shadow_index = re.sub(r"(INDEX\s+(?:IF\s+NOT\s+EXISTS\s+)?)\"?" +
+                                          re.escape(name) + r"\"?",
+                                          lambda m, new=new_name: m.group(1) + new,
+                                          shadow_index, count=1, flags=re.IGNORECASE)
+                    shadow_index = shadow_index.replace("CREATE INDEX", "CREATE INDEX IF NOT "
+                                                        "EXISTS", 1).replace(
+                        "CREATE UNIQUE INDEX", "CREATE UNIQUE INDEX IF NOT EXISTS", 1)
+                    self.on_event(f"building: {shadow_index[:100]}")
+                    conn.execute(shadow_index)
+                state.update(record, backfill_done=1, indexes_built=1)
+            while True:
+                replay(conn, record, pk, mapping)
+                if backlog(conn, record) < self.options.sync_threshold:
+                    break
+            record = state.get(record.id)
+            if record.state == "copying":
+                record = state.transition(record, ("copying",), "synced", "sync",
+                                          synced_at=now())
+            self._progress(state.get(record.id), "synced", conn)
+            if self.options.follow:
+                while not self.stop.is_set() and state.get(record.id).state == "synced":
+                    if not replay(conn, record, pk, mapping):
+                        self.stop.wait(0.2)
+            record = state.get(record.id)
+            return CopyResult(record=record, resumed=resumed, warnings=[],
+                              seconds=time.monotonic() - started,
+                              backlog=backlog(conn, record))
+        finally:
+            conn.close()
+
+    def _create(self, conn, state: SqliteState, live_sql: str, pk: list[str]) -> MigrationRecord:
+        from bluegreen.copier.shadow import BadAlter
+
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            record = state.create(self.table, self.alter_sql or "")
+            shadow, _, queue = record.shadow_table, record.old_table, record.queue_table
+            alter = (self.alter_sql or "").strip()
+            try:
+                if alter.upper().startswith("CREATE TABLE"):
+                    conn.execute(_rename_in_create(alter, self.table, shadow))
+                else:
+                    conn.execute(_rename_in_create(live_sql, self.table, shadow))
+                    for statement in [s for s in alter.split(";") if s.strip()]:
+                        if not re.match(r"\s*ALTER\s+TABLE\s+\"?" + re.escape(self.table)
+                                        + r"\"?\s", statement, re.IGNORECASE):
+                            raise BadAlter(f"--alter may only hold ALTER TABLE {self.table} "
+                                           "... statements (or one CREATE TABLE of the new "
+                                           "shape)")
+                        conn.execute(re.sub(r"(ALTER\s+TABLE\s+)\"?" + re.escape(self.table)
+                                            + r"\"?", lambda m: m.group(1) + q(shadow),
+                                            statement, count=1, flags=re.IGNORECASE))
+            except sqlite3.Error as error:
+                raise BadAlter(f"the new shape does not build: {error}; fix --alter") from None
+            keys = ", ".join(q(k) for k in pk)
+            conn.execute(f"CREATE TABLE {q(queue)} (bg_seq INTEGER PRIMARY KEY AUTOINCREMENT, "
+                         f"{keys})")
+            new_keys = ", ".join(f"NEW.{q(k)}" for k in pk)
+            old_keys = ", ".join(f"OLD.{q(k)}" for k in pk)
+            for event, values in (("INSERT", [new_keys]), ("DELETE", [old_keys]),
+                                  ("UPDATE", [old_keys, new_keys])):
+                body = " ".join(f"INSERT INTO {q(queue)} ({keys}) VALUES ({v});" for v in values)
+                conn.execute(f"CREATE TRIGGER {q(f'bluegreen_capture_{record.id}_{event}')} "
+                             f"AFTER {event} ON {q(self.table)} BEGIN {body} END")
+            mapping = column_mapping(conn, self.table, record)
+            try:
+                conn.execute("SAVEPOINT bluegreen_trial")
+                conn.execute(f"INSERT INTO {q(shadow)} ({mapping[0]}) SELECT {mapping[1]} FROM "
+                             f"{q(self.table)} LIMIT 100")
+            except sqlite3.Error as error:
+                raise BadAlter(f"existing rows do not fit the new shape: {error}; fix "
+                               "--alter") from None
+            finally:
+                conn.execute("ROLLBACK TO bluegreen_trial")
+                conn.execute("RELEASE bluegreen_trial")
+            conn.execute("COMMIT")
+            return state.get(record.id)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    def _progress(self, record, phase: str, conn) -> None:
+        from bluegreen.copier.runner import Progress
+
+        elapsed = time.monotonic() - self.started
+        rate = record.rows_copied / elapsed if elapsed > 0 else 0.0
+        remaining = max((record.rows_total or 0) - record.rows_copied, 0)
+        self.on_progress(Progress(
+            table=self.table, phase=phase, rows_copied=record.rows_copied,
+            rows_total=record.rows_total, rows_per_second=rate,
+            eta_seconds=remaining / rate if rate else None,
+            backlog=backlog(conn, record), rows_replayed=record.rows_replayed,
+            chunk_size=record.chunk_size or 0, throttled=None))
+
+    def _backfill(self, conn, state: SqliteState, record: MigrationRecord, pk: list[str],
+                  mapping: tuple[str, str]) -> None:
+        from bluegreen.copier.throttle import ChunkSizer, TokenBucket
+
+        keys = ", ".join(q(k) for k in pk)
+        row = ", ".join(q(k) for k in pk)
+        marks = ", ".join("?" for _ in pk)
+        detail = record.detail
+        if "max_key" not in detail:
+            top = conn.execute(f"SELECT {keys} FROM {q(self.table)} ORDER BY "
+                               f"{', '.join(q(k) + ' DESC' for k in pk)} LIMIT 1").fetchone()
+            detail["max_key"] = list(top) if top else None
+            total = conn.execute(f"SELECT count(*) FROM {q(self.table)}").fetchone()[0]
+            state.update(record, detail=json.dumps(detail), rows_total=total)
+        max_key = detail["max_key"]
+        if max_key is None:
+            return
+        last = conn.execute("SELECT seq, hi FROM bluegreen_chunks WHERE migration_id = ? ORDER "
+                            "BY seq DESC LIMIT 1", (record.id,)).fetchone()
+        seq, lo = (last[0], json.loads(last[1])) if last else (0, None)
+        sizer = ChunkSizer(self.options.chunk_size or 5000, self.options.target_chunk_seconds,
+                           fixed=self.options.chunk_size is not None)
+        bucket = TokenBucket(self.options.throttle.max_rows_per_second)
+        copied = state.get(record.id).rows_copied
+        last_report = 0.0
+        while lo != max_key and not self.stop.is_set():
+            while state.get(record.id).paused and not self.stop.is_set():
+                self.stop.wait(0.2)
+            size = sizer.size
+            bucket.take(size, self.stop)
+            lower = f"({row}) > ({marks}) AND " if lo is not None else ""
+            boundary = conn.execute(
+                f"SELECT {keys} FROM {q(self.table)} WHERE {lower}({row}) <= ({marks}) "
+                f"ORDER BY {keys} LIMIT 1 OFFSET ?", [*(lo or []), *max_key, size - 1]
+            ).fetchone()
+            hi = list(boundary) if boundary else max_key
+            started = time.monotonic()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                rows = conn.execute(
+                    f"INSERT INTO {q(record.shadow_table)} ({mapping[0]}) SELECT {mapping[1]} "
+                    f"FROM {q(self.table)} WHERE {lower}({row}) <= ({marks})",
+                    [*(lo or []), *hi]).rowcount
+                seq += 1
+                conn.execute("INSERT INTO bluegreen_chunks (migration_id, seq, lo, hi, "
+                             "rows_copied, done) VALUES (?, ?, ?, ?, ?, 1)",
+                             (record.id, seq, json.dumps(lo), json.dumps(hi), rows))
+                conn.execute("UPDATE bluegreen_migrations SET rows_copied = rows_copied + ?, "
+                             "chunk_size = ? WHERE id = ?", (rows, size, record.id))
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            sizer.observe(rows, time.monotonic() - started)
+            copied += rows
+            lo = hi
+            if time.monotonic() - last_report > 0.2:
+                last_report = time.monotonic()
+                self._progress(state.get(record.id), "backfill", conn)
+
+
+def column_mapping(conn, table: str, record: MigrationRecord) -> tuple[str, str]:
+    """(shadow columns, select list over the live row) for columns both tables have, with
+    RENAME COLUMN in the alter mapping the old name to the new."""
+    renames = dict(re.findall(r'RENAME\s+(?:COLUMN\s+)?"?(\w+)"?\s+TO\s+"?(\w+)"?',
+                              record.alter_sql, re.IGNORECASE))
+    live = {c[0]: c for c in columns(conn, table)}
+    targets, sources = [], []
+    for name, _, _, generated in columns(conn, record.shadow_table):
+        if generated:
+            continue
+        source = next((old for old, new in renames.items() if new == name), name)
+        if source in live and not live[source][3]:
+            targets.append(q(name))
+            sources.append(q(source))
+    return ", ".join(targets), ", ".join(sources)
+
+
+def backlog(conn, record: MigrationRecord) -> int:
+    exists = conn.execute("SELECT 1 FROM sqlite_master WHERE name = ?",
+                          (record.queue_table,)).fetchone()
+    if not exists:
+        return 0
+    return conn.execute(f"SELECT count(*) FROM {q(record.queue_table)}").fetchone()[0]
+
+
+def replay(conn, record: MigrationRecord, pk: list[str], mapping: tuple[str, str],
+           limit: int = 5000, in_transaction: bool = False) -> int:
+    """Re-sync one batch of queued keys from the live table, in one transaction."""
+    keys = ", ".join(q(k) for k in pk)
+    row = f"({keys})"
+    queue, shadow, live = q(record.queue_table), q(record.shadow_table), q(record.table_name)
+    if not in_transaction:
+        conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute("CREATE TEMP TABLE IF NOT EXISTS bluegreen_keys AS SELECT "
+                     f"{keys} FROM {queue} WHERE 0")
+        conn.execute("DELETE FROM temp.bluegreen_keys")
+        taken = conn.execute(f"INSERT INTO temp.bluegreen_keys SELECT DISTINCT {keys} FROM "
+                             f"(SELECT {keys} FROM {queue} ORDER BY bg_seq LIMIT ?)",
+                             (limit,)).rowcount
+        conn.execute(f"DELETE FROM {queue} WHERE bg_seq IN (SELECT bg_seq FROM {queue} ORDER "
+                     "BY bg_seq LIMIT ?)", (limit,))
+        if taken:
+            conn.execute(f"DELETE FROM {shadow} WHERE {row} IN (SELECT {keys} FROM "
+                         "temp.bluegreen_keys)")
+            conn.execute(f"INSERT INTO {shadow} ({mapping[0]}) SELECT {mapping[1]} FROM {live} "
+                         f"WHERE {row} IN (SELECT {keys} FROM temp.bluegreen_keys)")
+            conn.execute("UPDATE bluegreen_migrations SET rows_replayed = rows_replayed + ? "
+                         "WHERE id = ?", (taken, record.id))
+        if not in_transaction:
+            conn.execute("COMMIT")
+    except BaseException:
+        if not in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    return taken
+
+
+# ---- cutover, rollback, finish, abort -------------------------------------------------------
+
+def _capture_triggers(record: MigrationRecord, pk: list[str]) -> list[str]:
+    keys = ", ".join(q(k) for k in pk)
+    new_keys = ", ".join(f"NEW.{q(k)}" for k in pk)
+    old_keys = ", ".join(f"OLD.{q(k)}" for k in pk)
+    out = []
+    for event, values in (("INSERT", [new_keys]), ("DELETE", [old_keys]),
+                          ("UPDATE", [old_keys, new_keys])):
+        body = " ".join(f"INSERT INTO {q(record.queue_table)} ({keys}) VALUES ({v});"
+                        for v in values)
+        out.append(f"CREATE TRIGGER {q(f'bluegreen_capture_{record.id}_{event}')} AFTER {event} "
+                   f"ON {q(record.table_name)} BEGIN {body} END")
+    return out
+
+
+def _drop_triggers(prefix: str, record: MigrationRecord) -> list[str]:
+    return [f"DROP TRIGGER IF EXISTS {q(f'{prefix}_{record.id}_{e}')}"
+            for e in ("INSERT", "UPDATE", "DELETE")]
+
+
+def _reverse_triggers(conn, record: MigrationRecord, pk: list[str], old_table: str,
+                      new_table: str) -> tuple[list[str], list[str]]:
+    """Triggers on the new live table writing each change to the old table; and the old
+    NOT NULL columns without a default that no new column feeds."""
+    renames = dict(re.findall(r'RENAME\s+(?:COLUMN\s+)?"?(\w+)"?\s+TO\s+"?(\w+)"?',
+                              record.alter_sql, re.IGNORECASE))
+    new_cols = {c[0] for c in columns(conn, new_table)}
+    info = {r[1]: r for r in conn.execute(f"PRAGMA table_info({q(old_table)})")}
+    targets, values, missing = [], [], []
+    for name, _, not_null, generated in columns(conn, old_table):
+        if generated:
+            continue
+        source = renames.get(name, name)
+        if source in new_cols:
+            targets.append(q(name))
+            values.append(f"NEW.{q(source)}")
+        elif not_null and info[name][4] is None:
+            missing.append(name)
+    new_pk = [renames.get(k, k) for k in pk]
+    match = " AND ".join(f"{q(o)} = OLD.{q(n)}" for o, n in zip(pk, new_pk, strict=True))
+    insert = f"INSERT INTO {q(old_table)} ({', '.join(targets)}) VALUES ({', '.join(values)});"
+    delete = f"DELETE FROM {q(old_table)} WHERE {match};"
+    out = []
+    for event, body in (("INSERT", insert), ("UPDATE", delete + " " + insert),
+                        ("DELETE", delete)):
+        out.append(f"CREATE TRIGGER {q(f'bluegreen_reverse_{record.id}_{event}')} AFTER {event} "
+                   f"ON {q(new_table)} BEGIN {body} END")
+    return out, missing
+
+
+def _switch_statements(conn, record: MigrationRecord, action: str, reverse_sync: bool
+                       ) -> list[str]:
+    table, shadow, old = record.table_name, record.shadow_table, record.old_table
+    pk = primary_key(conn, table)
+    user_triggers = user_objects(conn, table, "trigger")
+    out = []
+    if action == "cutover":
+        out += _drop_triggers("bluegreen_capture", record)
+    else:
+        out += _drop_triggers("bluegreen_reverse", record)
+    out += [f"DROP TRIGGER {q(name)}" for name, _ in user_triggers]
+    outgoing, incoming = (old, shadow) if action == "cutover" else (shadow, old)
+    out.append(f"ALTER TABLE {q(table)} RENAME TO {q(outgoing)}")
+    out.append(f"ALTER TABLE {q(incoming)} RENAME TO {q(table)}")
+    out += [sql for _, sql in user_triggers]  # "ON <table>" now names the incoming table
+    if action == "cutover":
+        if reverse_sync:
+            # Built against the tables' current names, then pointed at the post-rename ones.
+            triggers, _ = _reverse_triggers(conn, record, pk, table, shadow)
+            out += [t.replace(f"INTO {q(table)}", f"INTO {q(old)}")
+                    .replace(f"FROM {q(table)}", f"FROM {q(old)}")
+                    .replace(f"ON {q(shadow)}", f"ON {q(table)}") for t in triggers]
+    else:
+        out += _capture_triggers(record, pk)
+    return out
+
+
+def switch(url: str, tables: list[str], action: str, *, lock_timeout_ms: int = 500,
+           retries: int = 10, reverse_sync: bool = True, dry_run: bool = False,
+           on_event=None):
+    from bluegreen.cutover import CutoverRefused, SwitchResult
+
+    on_event = on_event or (lambda m: None)
+    conn = connect(url)
+    try:
+        state = SqliteState(conn)
+        state.check_initialized()
+        wanted = ("synced", "rolled_back") if action == "cutover" else ("cut_over",)
+        records = []
+        for table in tables:
+            record = state.active(table)
+            if record is None:
+                raise NoActiveMigration(table, "start one with `bluegreen copy`")
+            if record.state not in wanted:
+                raise WrongState(table, record.state, wanted,
+                                 "cut over" if action == "cutover" else "roll back")
+            records.append(record)
+        warnings = []
+        for record in records:
+            if action == "cutover" and reverse_sync:
+                _, missing = _reverse_triggers(conn, record, primary_key(conn, record.table_name),
+                                               record.table_name, record.shadow_table)
+                if missing:
+                    raise CutoverRefused(
+                        f"{record.table_name}: the alter drops NOT NULL column(s) "
+                        f"{', '.join(missing)} with no default, so writes after cutover cannot "
+                        "be synced back; pass --no-reverse-sync to accept that a rollback then "
+                        "loses them")
+            if action == "rollback" and not record.detail.get("reverse_sync", True):
+                warnings.append(f"{record.table_name} was cut over with --no-reverse-sync: "
+                                "writes made since cutover are lost")
+        statements = [s for r in records for s in _switch_statements(conn, r, action,
+                                                                     reverse_sync)]
+        if dry_run:
+            return SwitchResult(tables, action, 0.0, 0,
+                                ["PRAGMA legacy_alter_table = ON", "BEGIN IMMEDIATE",
+                                 *statements, "COMMIT"], warnings, records)
+        mappings = {r.id: column_mapping(conn, r.table_name, r) for r in records}
+        if action == "cutover":
+            for record in records:
+                on_event(f"catching up {record.table_name}")
+                pk = primary_key(conn, record.table_name)
+                while backlog(conn, record) > 100:
+                    replay(conn, record, pk, mappings[record.id])
+        conn.execute(f"PRAGMA busy_timeout = {int(lock_timeout_ms)}")
+        conn.execute("PRAGMA legacy_alter_table = ON")
+        attempts = 0
+        while True:
+            attempts += 1
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                break
+            except sqlite3.OperationalError as error:
+                if "locked" not in str(error) or attempts > retries:
+                    raise BluegreenError(f"{action} gave up after {attempts} attempts: the "
+                                         "database stayed locked by another writer; nothing "
+                                         "was changed") from None
+                time.sleep(min(5.0, 0.05 * 2 ** attempts))
+                on_event(f"database busy; retrying ({attempts}/{retries})")
+        locked_at = time.perf_counter()
+        try:
+            if action == "cutover":
+                for record in records:
+                    pk = primary_key(conn, record.table_name)
+                    while replay(conn, record, pk, mappings[record.id], in_transaction=True):
+                        pass
+            for statement in statements:
+                try:
+                    conn.execute(statement)
+                except sqlite3.Error as error:
+                    raise CutoverRefused(f"{action} failed and changed nothing: {error} (in: "
+                                         f"{statement[:120]})") from None
+            for record in records:
+                detail = dict(record.detail)
+                if action == "cutover":
+                    detail["reverse_sync"] = reverse_sync
+                    state.transition(record, wanted, "cut_over", "cut over",
+                                     cut_over_at=now(), detail=json.dumps(detail))
+                else:
+                    state.transition(record, wanted, "rolled_back", "roll back")
+                    if not detail.get("reverse_sync", True):
+                        # The new table has rows the old one lacks: re-sync them by replay.
+                        pk = primary_key(conn, record.table_name)
+                        keys = ", ".join(q(k) for k in pk)
+                        conn.execute(f"INSERT INTO {q(record.queue_table)} ({keys}) SELECT "
+                                     f"{keys} FROM {q(record.shadow_table)}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        finally:
+            conn.execute("PRAGMA legacy_alter_table = OFF")
+        lock_ms = (time.perf_counter() - locked_at) * 1000
+        for record in records:
+            state.update(record, lock_ms=lock_ms)
+        return SwitchResult(tables, action, lock_ms, attempts, statements, warnings,
+                            [state.get(r.id) for r in records])
+    finally:
+        conn.close()
+
+
+def finish(url: str, tables: list[str], *, dry_run: bool = False, **_):
+    conn = connect(url)
+    try:
+        state = SqliteState(conn)
+        state.check_initialized()
+        records = []
+        for table in tables:
+            record = state.active(table)
+            if record is None:
+                raise NoActiveMigration(table, "nothing to finish")
+            if record.state != "cut_over":
+                raise WrongState(table, record.state, ("cut_over",), "finish")
+            records.append(record)
+        statements = [s for r in records for s in (
+            _drop_triggers("bluegreen_reverse", r)
+            + [f"DROP TABLE IF EXISTS {q(r.old_table)}",
+               f"DROP TABLE IF EXISTS {q(r.queue_table)}"])]
+        if dry_run:
+            return records, statements
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in statements:
+                conn.execute(statement)
+            for record in records:
+                conn.execute("DELETE FROM bluegreen_chunks WHERE migration_id = ?", (record.id,))
+                state.transition(record, ("cut_over",), "finished", "finish", finished_at=now())
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return [state.get(r.id) for r in records], statements
+    finally:
+        conn.close()
+
+
+def abort(url: str, table: str, *, dry_run: bool = False, **_):
+    conn = connect(url)
+    try:
+        state = SqliteState(conn)
+        state.check_initialized()
+        record = state.active(table)
+        if record is None:
+            raise NoActiveMigration(table, "nothing to abort")
+        if record.state not in ("copying", "synced", "rolled_back"):
+            raise WrongState(table, record.state, ("copying", "synced", "rolled_back"), "abort")
+        statements = _drop_triggers("bluegreen_capture", record) + [
+            f"DROP TABLE IF EXISTS {q(record.shadow_table)}",
+            f"DROP TABLE IF EXISTS {q(record.queue_table)}"]
+        if dry_run:
+            return record, statements
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in statements:
+                conn.execute(statement)
+            conn.execute("DELETE FROM bluegreen_chunks WHERE migration_id = ?", (record.id,))
+            record = state.transition(record, ("copying", "synced", "rolled_back"), "aborted",
+                                      "abort", finished_at=now())
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return record, statements
+    finally:
+        conn.close()
+
+
+def status(url: str, table: str | None):
+    from bluegreen.commands import StatusRow
+
+    conn = connect(url)
+    try:
+        state = SqliteState(conn)
+        state.check_initialized()
+        if table:
+            record = state.active(table) or state.latest(table)
+            if record is None:
+                raise NoActiveMigration(table, "start one with `bluegreen copy`")
+            records = [record]
+        else:
+            records = state.all_recent()
+        return [StatusRow(r, backlog(conn, r) if r.state in ACTIVE_STATES else None)
+                for r in records]
+    finally:
+        conn.close()
+
+
+def set_paused(url: str, table: str, paused: bool) -> MigrationRecord:
+    conn = connect(url)
+    try:
+        state = SqliteState(conn)
+        state.check_initialized()
+        return state.set_paused(table, paused)
+    finally:
+        conn.close()
