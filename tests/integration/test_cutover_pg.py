@@ -323,3 +323,29 @@ def test_dry_runs_print_sql_and_change_nothing(bg, pg):
     _, statements = commands.finish(bg, ["items"], dry_run=True)
     assert any("DROP TABLE" in s for s in statements)
     assert commands.status(bg, "items")[0].record.state == "cut_over"
+
+
+def test_copy_follow_keeps_replaying_until_cut_over(bg, pg):
+    seeds = seed_items(pg, 3000)
+    writers = item_writers(bg, seeds, count=2)
+    for writer in writers:
+        writer.start()
+    results = []
+    follower = threading.Thread(target=lambda: results.append(commands.copy(
+        bg, "items", ALTER, CopyOptions(chunk_size=500, follow=True))))
+    follower.start()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and (
+            not commands.status(bg) or commands.status(bg, "items")[0].record.state != "synced"):
+        time.sleep(0.1)
+    time.sleep(1.0)
+    # Still following: the backlog stays small while the writers go on.
+    assert follower.is_alive()
+    assert commands.status(bg, "items")[0].backlog < 500
+    commands.cutover(bg, ["items"])
+    follower.join(timeout=30)
+    assert not follower.is_alive() and results[0].record.state == "cut_over"
+    time.sleep(0.3)
+    check(pg, seeds, writers)
+    for writer in writers:
+        writer.stop()
