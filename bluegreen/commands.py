@@ -21,7 +21,7 @@ DEFAULT_PG_VERSION = 15
 
 
 def read_statements(paths: list[str | Path], *, from_rev: str | None = None,
-                    to_rev: str | None = None) -> list[ops.Statement]:
+                    to_rev: str | None = None, sqlite: bool = False) -> list[ops.Statement]:
     """Every statement of the given SQL files, Alembic revisions and versions directories,
     in order."""
     statements: list[ops.Statement] = []
@@ -39,8 +39,34 @@ def read_statements(paths: list[str | Path], *, from_rev: str | None = None,
         elif path.suffix == ".py":
             statements += _revision_statements(path)
         else:
-            statements += parse_sql(_read_text(path), str(raw))
+            statements += parse_sql(_sql_text(_read_text(path), sqlite), str(raw))
     return statements
+
+
+def _sql_text(text: str, sqlite: bool) -> str:
+    """SQL is parsed with PostgreSQL's grammar; SQLite's own keywords that change nothing
+    the planner judges are blanked (same length, so lines and offsets stay)."""
+    if not sqlite:
+        return text
+    import re
+
+    return re.sub(r"\bAUTOINCREMENT\b|\bWITHOUT\s+ROWID\b|\bSTRICT\b",
+                  lambda m: " " * len(m.group(0)), text, flags=re.IGNORECASE)
+
+
+def load_sqlite_schema(url: str) -> Schema:
+    """The schema of a SQLite database, from the CREATE statements it keeps."""
+    from bluegreen.dialects.sqlite import connect
+
+    conn = connect(url)
+    try:
+        ddl = ";\n".join(r[0] for r in conn.execute(
+            "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL AND type IN ('table', "
+            "'index') AND name NOT LIKE 'sqlite%' AND name NOT LIKE 'bluegreen%'"))
+    finally:
+        conn.close()
+    return schema_from_sql(_sql_text(ddl, True), "sqlite schema",
+                           description=f"the database at {url}")
 
 
 def _read_text(path: Path) -> str:
@@ -57,13 +83,14 @@ def _revision_statements(path: Path) -> list[ops.Statement]:
     return alembic_source.record_upgrade(module, path)
 
 
-def load_schema_file(path: str | Path) -> Schema:
+def load_schema_file(path: str | Path, *, sqlite: bool = False) -> Schema:
     """The schema described by a DDL file such as ``pg_dump --schema-only`` output."""
     file = Path(path)
     if not file.is_file():
         raise BadOption(f"--schema {path}: no such file; pass a DDL file such as "
                         "`pg_dump --schema-only` output")
-    return schema_from_sql(_read_text(file), str(path), description=f"--schema {path}")
+    return schema_from_sql(_sql_text(_read_text(file), sqlite), str(path),
+                           description=f"--schema {path}")
 
 
 def schema_from_sql(text: str, source: str, *, description: str | None = None) -> Schema:
@@ -96,20 +123,30 @@ def plan(
     pg_version: int | None = None,
     from_rev: str | None = None,
     to_rev: str | None = None,
+    dialect: str | None = None,
 ) -> Plan:
     """Judge every statement of a migration: phase, blocking, strategy, findings, steps."""
     if schema_file and database_url:
         raise BadOption("give --schema or --database-url, not both")
     if pg_version is not None and not 9 <= pg_version <= 30:
         raise BadOption(f"--pg-version {pg_version}: give a major version such as 15")
-    statements = read_statements(paths, from_rev=from_rev, to_rev=to_rev)
+    if database_url and dialect is None and is_sqlite(database_url):
+        dialect = "sqlite"
+    if dialect not in (None, "postgresql", "sqlite"):
+        raise BadOption(f"--dialect {dialect}: give postgresql or sqlite")
+    statements = read_statements(paths, from_rev=from_rev, to_rev=to_rev,
+                                 sqlite=dialect == "sqlite")
     schema = Schema()
     server_version = None
     if schema_file:
-        schema = load_schema_file(schema_file)
+        schema = load_schema_file(schema_file, sqlite=dialect == "sqlite")
+    elif database_url and dialect == "sqlite":
+        schema = load_sqlite_schema(database_url)
     elif database_url:
         schema, server_version = load_database_schema(database_url)
-    if pg_version is not None:
+    if dialect == "sqlite":
+        target = Target("sqlite", 3, "option")
+    elif pg_version is not None:
         target = Target("postgresql", pg_version, "option")
     elif server_version is not None:
         target = Target("postgresql", server_version, "database")

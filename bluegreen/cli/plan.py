@@ -43,6 +43,9 @@ def plan(
         "--from", help="Alembic revision to start after (exclusive).")] = None,
     to_rev: Annotated[str | None, typer.Option(
         "--to", help="Alembic revision to stop at (inclusive).")] = None,
+    dialect: Annotated[str | None, typer.Option(
+        "--dialect", help="postgresql or sqlite [default: the database's, else postgresql].")
+    ] = None,
 ) -> None:
     """Say each statement's phase (expand / contract / breaking), whether it blocks the
     table, and how to run it safely.
@@ -52,7 +55,7 @@ def plan(
     """
     result = commands.plan(
         paths, schema_file=schema, database_url=database_url, pg_version=pg_version,
-        from_rev=from_rev, to_rev=to_rev)
+        from_rev=from_rev, to_rev=to_rev, dialect=dialect)
     if output is OutputFormat.json:
         render.plan_json(result)
     elif output is OutputFormat.github:

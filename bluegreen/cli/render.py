@@ -77,7 +77,8 @@ def _findings_cell(change: Change) -> Text:
 def plan_text(plan: Plan, *, verbose_steps: bool = True) -> None:
     console = stdout()
     target = plan.target
-    console.print(Text(f"bluegreen plan for PostgreSQL {target.version}", style="bold"))
+    name = "SQLite" if target.dialect == "sqlite" else f"PostgreSQL {target.version}"
+    console.print(Text(f"bluegreen plan for {name}", style="bold"))
     for phase in Phase:
         changes = [c for c in plan.changes if c.phase is phase]
         if not changes:

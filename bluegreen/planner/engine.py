@@ -23,7 +23,7 @@ NEUTRAL = (ops.TransactionOp, ops.SessionSettingOp)
 
 
 def build_plan(statements: list[ops.Statement], schema: Schema, target: Target) -> Plan:
-    rules = all_rules()
+    rules = [rule for rule in all_rules() if target.dialect in rule.dialects]
     changes: list[Change] = []
     current_file = None
     for statement in statements:
@@ -71,7 +71,11 @@ def build_plan(statements: list[ops.Statement], schema: Schema, target: Target) 
             "no schema given (--schema or --database-url): every table not created in the "
             "migration is assumed to exist, be in use and be large; column types are unknown, "
             "so type changes are judged as rewrites")
-    if target.version_source == "default":
+    if target.dialect == "sqlite":
+        plan.assumptions.append(
+            "SQLite: one writer at a time, so every statement that writes holds the database "
+            "write lock until its transaction ends")
+    elif target.version_source == "default":
         plan.assumptions.append(
             f"PostgreSQL {target.version} assumed: pass --pg-version or --database-url")
     return plan

@@ -26,7 +26,9 @@ ALTER TABLE users ADD CONSTRAINT users_email_key UNIQUE (email);
 """
 
 
-def plan_sql(sql: str, *, schema: str | None = SCHEMA, pg_version: int = 15) -> Plan:
+def plan_sql(sql: str, *, schema: str | None = SCHEMA, pg_version: int = 15,
+             dialect: str = "postgresql") -> Plan:
     known = schema_from_sql(schema, "schema.sql") if schema is not None else Schema()
+    version = pg_version if dialect == "postgresql" else 3
     return build_plan(parse_sql(sql, "migration.sql"), known,
-                      Target("postgresql", pg_version, "option"))
+                      Target(dialect, version, "option"))

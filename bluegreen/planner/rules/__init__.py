@@ -3,6 +3,7 @@
 
 - a docstring: the problem, then the safe alternative;
 - ``OPERATIONS``: the operation classes it looks at;
+- ``DIALECTS`` (optional): the targets it applies to, both PostgreSQL and SQLite if absent;
 - ``check(ctx) -> Verdict | None``: its judgement of one operation.
 """
 
@@ -64,6 +65,10 @@ class Rule:
     @property
     def operations(self) -> tuple[type, ...]:
         return self.module.OPERATIONS
+
+    @property
+    def dialects(self) -> tuple[str, ...]:
+        return getattr(self.module, "DIALECTS", ("postgresql", "sqlite"))
 
     @property
     def doc(self) -> str:

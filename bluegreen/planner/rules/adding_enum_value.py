@@ -11,6 +11,8 @@ from __future__ import annotations
 from bluegreen.planner import ops
 from bluegreen.planner.model import Severity, Strategy, Verdict
 
+# SQLite has its own rules for these (sqlite_*.py).
+DIALECTS = ("postgresql",)
 OPERATIONS = (ops.AddEnumValueOp,)
 
 

@@ -16,6 +16,8 @@ from bluegreen.planner import steps
 from bluegreen.planner.model import Severity, Strategy, Verdict
 from bluegreen.planner.schema import column_info
 
+# SQLite has its own rules for these (sqlite_*.py).
+DIALECTS = ("postgresql",)
 OPERATIONS = (aops.AddColumnOp,)
 
 

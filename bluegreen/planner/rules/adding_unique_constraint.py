@@ -15,6 +15,8 @@ from bluegreen.planner import steps
 from bluegreen.planner.model import Phase, Severity, Step, Strategy, Verdict
 from bluegreen.planner.schema import column_info
 
+# SQLite has its own rules for these (sqlite_*.py).
+DIALECTS = ("postgresql",)
 OPERATIONS = (aops.CreateUniqueConstraintOp, aops.CreatePrimaryKeyOp, aops.AddColumnOp)
 
 

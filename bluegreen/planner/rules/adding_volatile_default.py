@@ -17,6 +17,8 @@ from bluegreen.planner.expressions import volatile_functions
 from bluegreen.planner.model import Severity, Step, Strategy, Verdict
 from bluegreen.planner.schema import column_info
 
+# SQLite has its own rules for these (sqlite_*.py).
+DIALECTS = ("postgresql",)
 OPERATIONS = (aops.AddColumnOp,)
 
 

@@ -20,6 +20,8 @@ from bluegreen.planner.model import Phase, Severity, Strategy, Verdict
 from bluegreen.planner.schema import type_of
 from bluegreen.planner.types import classify_type_change
 
+# SQLite has its own rules for these (sqlite_*.py).
+DIALECTS = ("postgresql",)
 OPERATIONS = (aops.AlterColumnOp,)
 
 

@@ -14,6 +14,8 @@ from alembic.operations import ops as aops
 from bluegreen.planner import ops
 from bluegreen.planner.model import Severity, Strategy, Verdict
 
+# SQLite has its own rules for these (sqlite_*.py).
+DIALECTS = ("postgresql",)
 OPERATIONS = (aops.CreateIndexOp, aops.DropIndexOp, ops.ReindexOp)
 
 

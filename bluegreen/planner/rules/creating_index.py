@@ -33,6 +33,15 @@ def check(ctx) -> Verdict | None:
                     f"{op.table_name} fail",
             fix="run it in the contract phase, after blue is retired",
         )
+    if ctx.target.dialect == "sqlite":
+        return Verdict(
+            rule="creating-index", severity=Severity.ERROR, phase=phase, blocking=True,
+            strategy=Strategy.MANUAL,
+            message=f"CREATE INDEX on {op.table_name} holds SQLite's database write lock for "
+                    "the whole build: every writer waits",
+            fix="SQLite has no CONCURRENTLY: build it at a quiet time, or as part of a "
+                "bluegreen copy of the table",
+        )
     columns = ", ".join(c if "(" in c else steps.ident(c) for c in map(str, op.columns))
     unique = "UNIQUE " if op.unique else ""
     where = f" WHERE {op.kw['postgresql_where']}" if op.kw.get("postgresql_where") else ""

@@ -12,6 +12,8 @@ from alembic.operations import ops as aops
 
 from bluegreen.planner.model import Phase, Severity, Verdict
 
+# SQLite has its own rules for these (sqlite_*.py).
+DIALECTS = ("postgresql",)
 OPERATIONS = (aops.AlterColumnOp,)
 
 

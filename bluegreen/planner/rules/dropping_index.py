@@ -15,6 +15,8 @@ from bluegreen.planner import steps
 from bluegreen.planner.model import Phase, Severity, Step, Verdict
 from bluegreen.planner.schema import normalize_name
 
+# SQLite has its own rules for these (sqlite_*.py).
+DIALECTS = ("postgresql",)
 OPERATIONS = (aops.DropIndexOp,)
 
 

@@ -14,6 +14,8 @@ from bluegreen.planner.locks import ACCESS_EXCLUSIVE, lock_for
 from bluegreen.planner.model import Severity, Verdict
 from bluegreen.planner.ops import SessionSettingOp, Statement
 
+# SQLite has its own rules for these (sqlite_*.py).
+DIALECTS = ("postgresql",)
 OPERATIONS = (object,)
 
 

@@ -14,6 +14,8 @@ from alembic.operations import ops as aops
 from bluegreen.planner.model import Severity, Verdict
 from bluegreen.planner.schema import column_info
 
+# SQLite has its own rules for these (sqlite_*.py).
+DIALECTS = ("postgresql",)
 OPERATIONS = (aops.CreateTableOp, aops.AddColumnOp)
 
 

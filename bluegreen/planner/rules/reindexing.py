@@ -12,6 +12,8 @@ from __future__ import annotations
 from bluegreen.planner import ops
 from bluegreen.planner.model import Severity, Step, Verdict
 
+# SQLite has its own rules for these (sqlite_*.py).
+DIALECTS = ("postgresql",)
 OPERATIONS = (ops.ReindexOp,)
 
 

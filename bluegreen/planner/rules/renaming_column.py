@@ -26,6 +26,14 @@ def check(ctx) -> Verdict | None:
     new = op.modify_name.lower()
     if ctx.column_is_new(old):
         return None
+    if ctx.target.dialect == "sqlite":
+        return Verdict(
+            rule="renaming-column", severity=Severity.ERROR, phase=Phase.BREAKING,
+            strategy=Strategy.EXPAND_CONTRACT,
+            message="this rename breaks blue, which still uses the old name",
+            fix="add the new column, have the app (or SQLite triggers) write both, "
+                "backfill, and drop the old column after blue is retired",
+        )
     column = ctx.column(old)
     type_sql = str(column.type) if column and column.type else None
     plan = steps.dual_write_column(

@@ -13,6 +13,8 @@ from bluegreen.planner import ops
 from bluegreen.planner.model import Phase, Severity, Step, Strategy, Verdict
 from bluegreen.planner.steps import ident
 
+# SQLite has its own rules for these (sqlite_*.py).
+DIALECTS = ("postgresql",)
 OPERATIONS = (ops.RenameEnumValueOp,)
 
 

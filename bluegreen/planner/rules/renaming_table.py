@@ -21,6 +21,14 @@ def check(ctx) -> Verdict | None:
     op = ctx.op
     if ctx.table_is_new:
         return None
+    if ctx.target.dialect == "sqlite":
+        return Verdict(
+            rule="renaming-table", severity=Severity.ERROR, phase=Phase.BREAKING,
+            strategy=Strategy.EXPAND_CONTRACT,
+            message="this rename breaks blue, which still uses the old name",
+            fix="create the new table, copy and keep it in sync (bluegreen copy "
+                "rebuilds under the same name), and drop the old one after blue is retired",
+        )
     old, new = steps.ident(op.table_name), steps.ident(op.new_table_name)
     swap = (f"BEGIN;\nALTER TABLE {old} RENAME TO {new};\n"
             f"CREATE VIEW {old} AS SELECT * FROM {new};\nCOMMIT")

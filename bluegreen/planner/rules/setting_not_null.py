@@ -15,6 +15,8 @@ from alembic.operations import ops as aops
 from bluegreen.planner import steps
 from bluegreen.planner.model import Phase, Severity, Strategy, Verdict
 
+# SQLite has its own rules for these (sqlite_*.py).
+DIALECTS = ("postgresql",)
 OPERATIONS = (aops.AlterColumnOp,)
 
 

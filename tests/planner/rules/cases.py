@@ -16,6 +16,7 @@ class Case:
     fires: bool
     expect: dict = field(default_factory=dict)
     pg_version: int = 15
+    dialect: str = "postgresql"
 
 
 CASES: dict[str, list[Case]] = {
@@ -213,3 +214,33 @@ CASES.update({
         Case("CREATE INDEX CONCURRENTLY i ON users (name)", False, {}),
     ],
 })
+
+SQLITE = "sqlite"
+CASES.update({
+    "sqlite-unsupported-alter": [
+        Case("ALTER TABLE users ALTER COLUMN age TYPE bigint", True,
+             {"blocking": True, "strategy": "shadow"}, dialect=SQLITE),
+        Case("ALTER TABLE users ALTER COLUMN name SET NOT NULL", True, {"phase": "contract"},
+             dialect=SQLITE),
+        Case("ALTER TABLE users ADD CONSTRAINT c CHECK (age > 0)", True, {"phase": "contract"},
+             dialect=SQLITE),
+        Case("ALTER TABLE users RENAME COLUMN email TO mail", False, {"phase": "breaking"},
+             dialect=SQLITE),
+        Case("ALTER TABLE users ADD COLUMN x int", False, {"phase": "expand"}, dialect=SQLITE),
+    ],
+    "sqlite-add-column": [
+        Case("ALTER TABLE users ADD COLUMN seen text DEFAULT CURRENT_TIMESTAMP", True,
+             {"phase": "breaking"}, dialect=SQLITE),
+        Case("ALTER TABLE users ADD COLUMN n int NOT NULL", True, {}, dialect=SQLITE),
+        Case("ALTER TABLE users ADD COLUMN n int NOT NULL DEFAULT 0", False,
+             {"phase": "expand", "blocking": False}, dialect=SQLITE),
+    ],
+})
+# PostgreSQL-only rules stay quiet on SQLite, and the other way round.
+DIALECT_CASES = [
+    ("creating-index", Case("CREATE INDEX CONCURRENTLY i ON users (name)", False, {},
+                            dialect=SQLITE)),
+    ("missing-lock-timeout", Case("ALTER TABLE users ADD COLUMN x int", False, {},
+                                  dialect=SQLITE)),
+    ("sqlite-add-column", Case("ALTER TABLE users ADD COLUMN n int NOT NULL", False, {})),
+]

@@ -6,7 +6,7 @@ import pytest
 
 from bluegreen.planner.rules import all_rules, rule_ids
 from tests.planner.helpers import plan_sql
-from tests.planner.rules.cases import CASES
+from tests.planner.rules.cases import CASES, DIALECT_CASES
 
 PARAMS = [
     pytest.param(rule, case, id=f"{rule}-{'err' if case.fires else 'ok'}-{i}")
@@ -16,7 +16,7 @@ PARAMS = [
 
 @pytest.mark.parametrize(("rule", "case"), PARAMS)
 def test_rule_case(rule, case):
-    plan = plan_sql(case.sql, pg_version=case.pg_version)
+    plan = plan_sql(case.sql, pg_version=case.pg_version, dialect=case.dialect)
     change = plan.changes[-1]
     fired = [f.rule for f in change.findings]
     assert (rule in fired) == case.fires, (case.sql, fired)
@@ -47,7 +47,7 @@ def test_suppression_comment_silences_the_rule(rule):
     statements = case.sql.rsplit(";", 1)
     sql = (statements[0] + ";\n" if len(statements) > 1 else "") + \
         f"-- bluegreen: ignore {rule}\n" + statements[-1].strip()
-    plan = plan_sql(sql, pg_version=case.pg_version)
+    plan = plan_sql(sql, pg_version=case.pg_version, dialect=case.dialect)
     change = plan.changes[-1]
     assert rule not in [f.rule for f in change.findings]
     assert rule in change.suppressed
@@ -59,3 +59,30 @@ def test_every_rule_is_documented_in_the_readme():
     readme = (Path(__file__).parents[3] / "README.md").read_text()
     for rule in rule_ids():
         assert f"| `{rule}` |" in readme, rule
+
+
+@pytest.mark.parametrize(("rule", "case"), DIALECT_CASES)
+def test_rules_apply_to_their_dialect_only(rule, case):
+    change = plan_sql(case.sql, dialect=case.dialect).changes[-1]
+    assert rule not in [f.rule for f in change.findings]
+
+
+def test_plan_sqlite_from_a_database(tmp_path):
+    import sqlite3
+
+    from bluegreen.commands import plan
+
+    db = tmp_path / "app.db"
+    conn = sqlite3.connect(db)
+    conn.execute("CREATE TABLE users (id INTEGER PRIMARY KEY AUTOINCREMENT, age INTEGER)")
+    conn.close()
+    (tmp_path / "m.sql").write_text("ALTER TABLE users ALTER COLUMN age TYPE bigint;\n"
+                                    "ALTER TABLE nope ADD COLUMN x int;\n")
+    from bluegreen.errors import TableNotFound
+
+    with pytest.raises(TableNotFound):
+        plan([tmp_path / "m.sql"], database_url=f"sqlite:///{db}")
+    (tmp_path / "m.sql").write_text("ALTER TABLE users ALTER COLUMN age TYPE bigint;\n")
+    result = plan([tmp_path / "m.sql"], database_url=f"sqlite:///{db}")
+    assert result.target.dialect == "sqlite"
+    assert [f.rule for f in result.changes[0].findings] == ["sqlite-unsupported-alter"]
