@@ -62,6 +62,14 @@ def _reverse_trigger(record: MigrationRecord) -> sql.Identifier:
     return sql.Identifier(f"bluegreen_reverse_{record.id}")
 
 
+def _reverse_truncate_function(record: MigrationRecord) -> sql.Identifier:
+    return sql.Identifier("bluegreen", f"reverse_{record.id}_truncate")
+
+
+def _reverse_truncate_trigger(record: MigrationRecord) -> sql.Identifier:
+    return sql.Identifier(f"bluegreen_reverse_truncate_{record.id}")
+
+
 # ---- what follows the OID --------------------------------------------------------------------
 
 @dataclass
@@ -230,7 +238,15 @@ def reverse_sync_ddl(conn, record: MigrationRecord, new_live: TableRef, old: Tab
         "  END IF;\n"
         "  RETURN NULL;\n"
         "END")
+    truncate_body = f"BEGIN\n  TRUNCATE {old.text(conn)};\n  RETURN NULL;\nEND"
     return [
+        _q(conn, sql.SQL("CREATE OR REPLACE FUNCTION {}() RETURNS trigger LANGUAGE plpgsql "
+                         "AS {}").format(_reverse_truncate_function(record),
+                                         sql.Literal(truncate_body))),
+        _q(conn, sql.SQL("CREATE TRIGGER {} AFTER TRUNCATE ON {} FOR EACH STATEMENT EXECUTE "
+                         "FUNCTION {}()").format(_reverse_truncate_trigger(record),
+                                                 new_live.ident,
+                                                 _reverse_truncate_function(record))),
         _q(conn, sql.SQL("CREATE TABLE IF NOT EXISTS {} ({}, error text, at timestamptz "
                          "NOT NULL DEFAULT now())").format(unsynced.ident, sql.SQL(key_types))),
         _q(conn, sql.SQL("CREATE OR REPLACE FUNCTION {}() RETURNS trigger LANGUAGE plpgsql "
@@ -245,7 +261,11 @@ def reverse_sync_ddl(conn, record: MigrationRecord, new_live: TableRef, old: Tab
 def drop_reverse_ddl(conn, record: MigrationRecord, table: TableRef) -> list[str]:
     return [_q(conn, sql.SQL("DROP TRIGGER IF EXISTS {} ON {}").format(
                 _reverse_trigger(record), table.ident)),
-            _q(conn, sql.SQL("DROP FUNCTION IF EXISTS {}()").format(_reverse_function(record)))]
+            _q(conn, sql.SQL("DROP TRIGGER IF EXISTS {} ON {}").format(
+                _reverse_truncate_trigger(record), table.ident)),
+            _q(conn, sql.SQL("DROP FUNCTION IF EXISTS {}()").format(_reverse_function(record))),
+            _q(conn, sql.SQL("DROP FUNCTION IF EXISTS {}()").format(
+                _reverse_truncate_function(record)))]
 
 
 # ---- the switch ------------------------------------------------------------------------------
@@ -290,7 +310,7 @@ def switch_statements(conn: psycopg.Connection, p: _Plan, action: str, reverse_s
     after: list[str] = []
     # 1. Stop the capture running in this direction.
     if action == "cutover":
-        out.append(q(capture.drop_ddl(ref, queue)[0]))
+        out += [q(s) for s in capture.drop_trigger_ddl(ref, queue)]
     else:
         out += drop_reverse_ddl(conn, record, ref)
     # 2. Detach what follows the OID.
@@ -387,6 +407,7 @@ def switch_statements(conn: psycopg.Connection, p: _Plan, action: str, reverse_s
             out += reverse_sync_ddl(conn, record, ref, out_ref, old_facts, new_facts, columns)
     else:
         out.append(q(capture.trigger_ddl(ref, queue)))
+        out.append(q(capture.truncate_trigger_ddl(ref, queue)))
     return out, after
 
 
@@ -612,7 +633,7 @@ def finish_statements(conn, record: MigrationRecord) -> list[str]:
     _, old, queue = names_for(ref, record.id)
     return drop_reverse_ddl(conn, record, ref) + [
         _q(conn, sql.SQL("DROP TABLE IF EXISTS {}").format(old.ident)),
-        *[_q(conn, s) for s in capture.drop_ddl(ref, queue)[1:]],
+        *[_q(conn, s) for s in capture.drop_ddl(ref, queue)[2:]],
         _q(conn, sql.SQL("DROP TABLE IF EXISTS {}").format(_unsynced_table(record).ident)),
     ]
 

@@ -51,9 +51,44 @@ def trigger_ddl(live: TableRef, queue: TableRef) -> sql.Composed:
                                                    _function(queue))
 
 
-def drop_ddl(live: TableRef, queue: TableRef) -> list[sql.Composed]:
+def _truncate_function(queue: TableRef) -> sql.Identifier:
+    return sql.Identifier(queue.schema, f"{queue.name}_truncate")
+
+
+def truncate_trigger_name(queue: TableRef) -> sql.Identifier:
+    return sql.Identifier(f"bluegreen_truncate_{queue.name}"[:63])
+
+
+def truncate_ddl(live: TableRef, shadow: TableRef, queue: TableRef) -> list[sql.Composed]:
+    """A TRUNCATE of the live table empties the shadow and the queue in the same
+    transaction: row triggers do not see a TRUNCATE."""
+    body = sql.SQL("BEGIN\n  TRUNCATE {shadow};\n  DELETE FROM {queue};\n  RETURN NULL;\nEND"
+                   ).format(shadow=shadow.ident, queue=queue.ident)
+    return [
+        sql.SQL("CREATE OR REPLACE FUNCTION {}() RETURNS trigger LANGUAGE plpgsql AS {}").format(
+            _truncate_function(queue), sql.Literal(body.as_string(None))),
+        truncate_trigger_ddl(live, queue),
+    ]
+
+
+def truncate_trigger_ddl(live: TableRef, queue: TableRef) -> sql.Composed:
+    return sql.SQL("CREATE TRIGGER {} AFTER TRUNCATE ON {} FOR EACH STATEMENT EXECUTE "
+                   "FUNCTION {}()").format(truncate_trigger_name(queue), live.ident,
+                                           _truncate_function(queue))
+
+
+def drop_trigger_ddl(live: TableRef, queue: TableRef) -> list[sql.Composed]:
+    """Stop capturing (the functions and the queue stay, for a rollback)."""
     return [
         sql.SQL("DROP TRIGGER IF EXISTS {} ON {}").format(trigger_name(queue), live.ident),
+        sql.SQL("DROP TRIGGER IF EXISTS {} ON {}").format(truncate_trigger_name(queue),
+                                                          live.ident),
+    ]
+
+
+def drop_ddl(live: TableRef, queue: TableRef) -> list[sql.Composed]:
+    return drop_trigger_ddl(live, queue) + [
         sql.SQL("DROP FUNCTION IF EXISTS {}()").format(_function(queue)),
+        sql.SQL("DROP FUNCTION IF EXISTS {}()").format(_truncate_function(queue)),
         sql.SQL("DROP TABLE IF EXISTS {}").format(queue.ident),
     ]

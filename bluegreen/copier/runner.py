@@ -118,7 +118,8 @@ def create_statements(conn, live: TableFacts, spec: AlterSpec, shadow: TableRef,
     out += spec.render_for(shadow)
     out += [capture.queue_ddl(queue, live.primary_key, live.pk_types()),
             capture.function_ddl(queue, live.primary_key),
-            capture.trigger_ddl(live.ref, queue)]
+            capture.trigger_ddl(live.ref, queue),
+            *capture.truncate_ddl(live.ref, shadow, queue)]
     return [_render(conn, s) for s in out]
 
 
@@ -348,7 +349,20 @@ def open_migration(conn: psycopg.Connection, record: MigrationRecord) -> Migrati
 def replay_batch(conn: psycopg.Connection, m: MigrationTables, condition, params: list,
                  limit: int) -> int:
     """Re-sync one batch of captured keys, in one transaction: take them off the queue,
-    delete them from the shadow, insert the live rows that still exist."""
+    delete them from the shadow, insert the live rows that still exist.
+
+    Two rows that swapped a unique value can land in different batches, and the first batch
+    then collides with the second row's old value: replay the whole backlog at once, which
+    holds both sides of the swap."""
+    try:
+        return _replay(conn, m, condition, params, limit)
+    except psycopg.errors.UniqueViolation:
+        everything = conn.execute(chunks.backlog(m.queue)).fetchone()[0]
+        return _replay(conn, m, condition, params, max(limit, everything))
+
+
+def _replay(conn: psycopg.Connection, m: MigrationTables, condition, params: list,
+            limit: int) -> int:
     with conn.transaction():
         taken = conn.execute(chunks.take_batch(m.queue, m.key, condition),
                              [*params, limit]).rowcount

@@ -278,3 +278,30 @@ def test_out_of_order_commands_are_refused(bg, pg):
         commands.verify(bg, "items")
     with pytest.raises(BluegreenError, match="no copy of items to resume"):
         commands.copy(bg, "items", None)
+
+
+def test_truncate_during_a_copy_empties_the_shadow(bg, pg):
+    seed_items(pg, 5000)
+    commands.copy(bg, "items", ALTER, CopyOptions(chunk_size=1000))
+    pg.execute("TRUNCATE items")
+    pg.execute("INSERT INTO items (id, a, b, c) VALUES (1, 1, 'after', 1)")
+    finish_sync(bg)
+    assert shadow_rows(pg, bg) == {1: (1, "after", "x")}
+    assert commands.verify(bg, "items").equal
+
+
+def test_rows_that_swap_a_unique_value_replay(bg, pg):
+    pg.execute("CREATE TABLE u (id bigint PRIMARY KEY, code text UNIQUE, v int)")
+    pg.execute("INSERT INTO u SELECT g, 'c' || g, g FROM generate_series(1, 100) g")
+    commands.copy(bg, "u", "ALTER TABLE u ADD COLUMN w int")
+    # Swap codes of rows 1 and 100 through a free value, in one transaction.
+    with pg.transaction():
+        pg.execute("UPDATE u SET code = 'tmp' WHERE id = 1")
+        pg.execute("UPDATE u SET code = 'c1' WHERE id = 100")
+        pg.execute("UPDATE u SET code = 'c100' WHERE id = 1")
+    # Queue order is 1, 100, 100, 1: a batch of one key collides on 'c1'/'c100'.
+    result = commands.copy(bg, "u", None, CopyOptions(sync_threshold=1, replay_batch=1))
+    assert result.backlog == 0
+    shadow = commands.status(bg, "u")[0].record.shadow_table
+    assert dict(pg.execute(f'SELECT id, code FROM "{shadow}" WHERE id IN (1, 100)')) == {
+        1: "c100", 100: "c1"}

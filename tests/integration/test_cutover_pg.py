@@ -349,3 +349,13 @@ def test_copy_follow_keeps_replaying_until_cut_over(bg, pg):
     check(pg, seeds, writers)
     for writer in writers:
         writer.stop()
+
+
+def test_truncate_after_cutover_reaches_the_old_table(bg, pg):
+    seed_items(pg, 500)
+    commands.copy(bg, "items", ALTER)
+    commands.cutover(bg, ["items"])
+    pg.execute("TRUNCATE items")
+    pg.execute("INSERT INTO items (id, a, b, c) VALUES (7, 7, 'after', 7)")
+    commands.rollback(bg, ["items"])
+    assert live_rows(pg) == {7: (7, "after", 7)}

@@ -8,11 +8,10 @@ Safe alternative: use text (with a CHECK on length if needed) or varchar.
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 from alembic.operations import ops as aops
 
 from bluegreen.planner.model import Severity, Verdict
-from bluegreen.planner.schema import column_info
+from bluegreen.planner.rules._columns import columns_of_type
 
 # SQLite has its own rules for these (sqlite_*.py).
 DIALECTS = ("postgresql",)
@@ -21,10 +20,7 @@ OPERATIONS = (aops.CreateTableOp, aops.AddColumnOp)
 
 def check(ctx) -> Verdict | None:
     op = ctx.op
-    columns = [op.column] if isinstance(op, aops.AddColumnOp) else [
-        c for c in op.columns if isinstance(c, sa.Column)]
-    found = [c.name for c in columns
-             if (info := column_info(c)).type is not None and info.type.name == "bpchar"]
+    found = columns_of_type(op, {"bpchar"})
     if not found:
         return None
     return Verdict(
