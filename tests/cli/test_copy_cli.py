@@ -6,6 +6,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from tests.integration.items import seed_items
 
 ALTER = "ALTER TABLE items ALTER COLUMN a TYPE bigint"
@@ -98,3 +100,17 @@ def test_cutover_rollback_finish_from_the_command_line(bg, pg):
     assert "Traceback" not in wrong.stderr
     finish = bluegreen("finish", "items", "--yes", env_url=bg)
     assert finish.returncode == 0 and "finished" in finish.stdout
+
+
+def test_libpq_socket_and_sqlalchemy_urls(bg, pg):
+    import os
+
+    from tests.conftest import admin_url
+
+    if "127.0.0.1" not in admin_url() or not os.path.isdir("/var/run/postgresql"):
+        pytest.skip("socket URLs need the local server; the TCP URL is tested everywhere")
+    dbname = bg.rsplit("/", 1)[1]
+    for url in (f"postgresql:///{dbname}?host=/var/run/postgresql&user=postgres",
+                bg.replace("postgresql://", "postgresql+psycopg://")):
+        result = bluegreen("status", "--format", "json", "--database-url", url)
+        assert result.returncode == 0, (url, result.stderr)

@@ -305,3 +305,33 @@ def test_rows_that_swap_a_unique_value_replay(bg, pg):
     shadow = commands.status(bg, "u")[0].record.shadow_table
     assert dict(pg.execute(f'SELECT id, code FROM "{shadow}" WHERE id IN (1, 100)')) == {
         1: "c100", 100: "c1"}
+
+
+def test_throttle_query_holds_the_copy_back(bg, pg):
+    seed_items(pg, 5000)
+    pg.execute("CREATE TABLE hold_copy (on_hold boolean)")
+    pg.execute("INSERT INTO hold_copy VALUES (true)")
+    options = CopyOptions(chunk_size=500, workers=1, throttle=ThrottleSettings(
+        throttle_query="SELECT bool_or(on_hold) FROM hold_copy", check_interval=0.1))
+    progress = []
+    results = []
+    thread = threading.Thread(target=lambda: results.append(
+        commands.copy(bg, "items", ALTER, options, on_progress=progress.append)))
+    thread.start()
+    time.sleep(1.5)
+    assert _rows_copied(pg) == 0
+    assert any(p.throttled == "throttle query returned true" for p in progress)
+    pg.execute("DELETE FROM hold_copy")
+    thread.join(timeout=60)
+    assert results and results[0].record.rows_copied == 5000
+
+
+def test_throttle_signals_read_from_the_server(bg, pg, pg_url):
+    from bluegreen.copier.throttle import Throttle
+
+    settings = ThrottleSettings(max_replication_lag=5, max_active_sessions=1000)
+    throttle = Throttle(pg_url, settings, paused=lambda conn: False)
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        assert throttle.decide(conn) is None  # no replica lags, few sessions are active
+        throttle.settings = ThrottleSettings(max_active_sessions=-1)
+        assert "active sessions" in throttle.decide(conn)
