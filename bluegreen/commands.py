@@ -181,9 +181,9 @@ def init(database_url: str) -> tuple[str | None, str]:
 
     url = dialects.sqlalchemy_url(database_url)
     if url.get_backend_name() == "sqlite":
-        from bluegreen.dialects.sqlite import database_path
+        from bluegreen.dialects.sqlite import connect
 
-        database_path(database_url)  # refuses :memory: and URLs without a file
+        connect(database_url).close()  # refuses :memory: and missing folders; turns on WAL
     import sqlalchemy as sa
 
     try:

@@ -53,8 +53,13 @@ def connect(url: str) -> sqlite3.Connection:
     if not Path(path).parent.exists():
         raise BadUrl(url, f"the folder of {path} does not exist")
     conn = sqlite3.connect(path, isolation_level=None, timeout=30, check_same_thread=False)
-    conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA busy_timeout=30000")
+    try:
+        # WAL lets the app read while bluegreen writes. Switching needs the database to
+        # itself, so `init` does it while things are quiet; here it is only a best effort.
+        conn.execute("PRAGMA journal_mode=WAL")
+    except sqlite3.OperationalError:
+        pass
     return conn
 
 
