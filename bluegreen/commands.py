@@ -219,7 +219,9 @@ def copy_dry_run(database_url: str, table: str, alter_sql: str) -> list[str]:
     from bluegreen.copier.runner import dry_run_statements
 
     if is_sqlite(database_url):
-        raise BadOption("copy --dry-run is not built for SQLite yet; use it on PostgreSQL")
+        from bluegreen.dialects import sqlite
+
+        return sqlite.dry_run_statements(database_url, table, alter_sql)
     return dry_run_statements(database_url, table, alter_sql)
 
 
@@ -298,7 +300,9 @@ def verify(database_url: str, table: str, *, repair: bool = False, chunk_rows: i
     from bluegreen.copier.verify import verify as run_verify
 
     if is_sqlite(database_url):
-        raise BadOption("verify is not built for SQLite yet; use it on PostgreSQL")
+        from bluegreen.dialects import sqlite
+
+        return sqlite.verify(database_url, table, repair=repair, chunk_rows=chunk_rows)
     with dialects.pg_connect(database_url, "bluegreen-verify") as conn:
         store = _store(conn)
         record = _active(conn, store, table, ("copying", "synced", "rolled_back"), "verify")

@@ -757,3 +757,139 @@ def set_paused(url: str, table: str, paused: bool) -> MigrationRecord:
         return state.set_paused(table, paused)
     finally:
         conn.close()
+
+
+# ---- verify -----------------------------------------------------------------------------------
+
+def verify(url: str, table: str, *, repair: bool = False, chunk_rows: int = 10_000):
+    """Compare live and shadow chunk by chunk inside one read transaction (a snapshot in WAL
+    mode), leaving out keys still queued; with repair, queue the differing ranges and
+    replay them."""
+    from bluegreen.copier.verify import VerifyResult
+
+    conn = connect(url)
+    try:
+        state = SqliteState(conn)
+        state.check_initialized()
+        record = state.active(table)
+        if record is None:
+            raise NoActiveMigration(table, "nothing to verify")
+        if record.state not in ("copying", "synced", "rolled_back"):
+            raise WrongState(table, record.state, ("copying", "synced", "rolled_back"),
+                             "verify")
+        if not record.backfill_done:
+            raise BluegreenError(f"the backfill of {table} is not finished; run `bluegreen "
+                                 "copy` until it is synced, then verify")
+        pk = primary_key(conn, table)
+        targets, sources = column_mapping(conn, table, record)
+        keys = ", ".join(q(k) for k in pk)
+        renames = dict(re.findall(r'RENAME\s+(?:COLUMN\s+)?"?(\w+)"?\s+TO\s+"?(\w+)"?',
+                                  record.alter_sql, re.IGNORECASE))
+        shadow_keys = ", ".join(q(renames.get(k, k)) for k in pk)
+        queued = f"({keys}) NOT IN (SELECT {keys} FROM {q(record.queue_table)})"
+        shadow_queued = (f"({shadow_keys}) NOT IN (SELECT {keys} FROM "
+                         f"{q(record.queue_table)})")
+        result = VerifyResult(table, 0, 0, 0)
+        conn.execute("BEGIN")
+        try:
+            lo = None
+            while True:
+                lower = f"({keys}) > ({', '.join('?' for _ in pk)}) AND " if lo else ""
+                row = conn.execute(f"SELECT {keys} FROM {q(table)} WHERE {lower}1 ORDER BY "
+                                   f"{keys} LIMIT 1 OFFSET ?", [*(lo or []), chunk_rows - 1]
+                                   ).fetchone()
+                hi = list(row) if row else None
+                upper = f" AND ({keys}) <= ({', '.join('?' for _ in pk)})" if hi else ""
+                s_lower = lower.replace(f"({keys})", f"({shadow_keys})")
+                s_upper = upper.replace(f"({keys})", f"({shadow_keys})")
+                bounds = [*(lo or []), *(hi or [])]
+                live_rows = conn.execute(
+                    f"SELECT {sources} FROM {q(table)} WHERE {lower}{queued}{upper} ORDER BY "
+                    f"{keys}", bounds).fetchall()
+                shadow_rows = conn.execute(
+                    f"SELECT {targets} FROM {q(record.shadow_table)} WHERE {s_lower}"
+                    f"{shadow_queued}{s_upper} ORDER BY {shadow_keys}", bounds).fetchall()
+                result.ranges += 1
+                result.rows_live += len(live_rows)
+                result.rows_shadow += len(shadow_rows)
+                if live_rows != shadow_rows:
+                    result.differing.append((lo, hi))
+                if hi is None:
+                    break
+                lo = hi
+        finally:
+            conn.execute("COMMIT")
+        if repair and result.differing:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for lo, hi in result.differing:
+                    lower = f"({keys}) > ({', '.join('?' for _ in pk)})" if lo else "1"
+                    upper = f" AND ({keys}) <= ({', '.join('?' for _ in pk)})" if hi else ""
+                    bounds = [*(lo or []), *(hi or [])]
+                    s_lower = lower.replace(f"({keys})", f"({shadow_keys})")
+                    s_upper = upper.replace(f"({keys})", f"({shadow_keys})")
+                    result.repaired_keys += conn.execute(
+                        f"INSERT INTO {q(record.queue_table)} ({keys}) SELECT {keys} FROM "
+                        f"{q(table)} WHERE {lower}{upper} UNION SELECT {shadow_keys} FROM "
+                        f"{q(record.shadow_table)} WHERE {s_lower}{s_upper}",
+                        bounds + bounds).rowcount
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            mapping = (targets, sources)
+            while replay(conn, record, pk, mapping):
+                pass
+        return result
+    finally:
+        conn.close()
+
+
+def dry_run_statements(url: str, table: str, alter_sql: str) -> list[str]:
+    """The statements `bluegreen copy` runs on SQLite, in order, with placeholders for the
+    migration id and chunk bounds. Reads the schema; changes nothing."""
+    from types import SimpleNamespace
+
+    conn = connect(url)
+    try:
+        live_sql = table_sql(conn, table)
+        pk = primary_key(conn, table)
+        shadow, _, queue = (n.replace("_bg0_", "_bg<id>_").replace("queue_0", "queue_<id>")
+                            for n in names_for(table, 0))
+        keys = ", ".join(q(k) for k in pk)
+        alter = alter_sql.strip()
+        if alter.upper().startswith("CREATE TABLE"):
+            create = [_rename_in_create(alter, table, shadow)]
+        else:
+            create = [_rename_in_create(live_sql, table, shadow)] + [
+                re.sub(r"(ALTER\s+TABLE\s+)\"?" + re.escape(table) + r"\"?",
+                       lambda m: m.group(1) + q(shadow), s.strip(), count=1,
+                       flags=re.IGNORECASE) for s in alter.split(";") if s.strip()]
+        fake = SimpleNamespace(id="<id>", queue_table=queue, table_name=table)
+        marks = ", ".join("?" for _ in pk)
+        indexes = [_rename_in_create(sql, table, shadow).replace(
+            name, f"_bg<id>_{name}", 1) for name, sql in user_objects(conn, table, "index")]
+        return [
+            "BEGIN IMMEDIATE",
+            "INSERT INTO bluegreen_migrations (table_name, alter_sql, state, ...) VALUES (...)",
+            *create,
+            f"CREATE TABLE {q(queue)} (bg_seq INTEGER PRIMARY KEY AUTOINCREMENT, {keys})",
+            *_capture_triggers(fake, pk),  # type: ignore[arg-type]
+            "COMMIT",
+            "-- each chunk, one transaction (BEGIN IMMEDIATE ... COMMIT):",
+            f"INSERT INTO {q(shadow)} (...) SELECT ... FROM {q(table)} WHERE ({keys}) > "
+            f"({marks}) AND ({keys}) <= ({marks})",
+            "INSERT INTO bluegreen_chunks (migration_id, seq, lo, hi, rows_copied, done) "
+            "VALUES (?, ?, ?, ?, ?, 1)",
+            "-- after the backfill:",
+            *indexes,
+            "-- replay, one transaction per batch of captured keys:",
+            f"DELETE FROM {q(shadow)} WHERE ({keys}) IN (SELECT {keys} FROM "
+            "temp.bluegreen_keys)",
+            f"INSERT INTO {q(shadow)} (...) SELECT ... FROM {q(table)} WHERE ({keys}) IN "
+            f"(SELECT {keys} FROM temp.bluegreen_keys)",
+            "UPDATE bluegreen_migrations SET state = 'synced' WHERE id = ? AND state = "
+            "'copying'",
+        ]
+    finally:
+        conn.close()

@@ -198,3 +198,34 @@ def test_sqlite_url_mistakes(tmp_path):
         commands.init("sqlite://")
     with pytest.raises(BluegreenError, match="does not exist"):
         commands.status(f"sqlite:///{tmp_path}/missing/dir/app.db")
+
+
+def test_sqlite_verify_and_repair(sqlite_db):
+    url, path = sqlite_db
+    commands.copy(url, "orders", "ALTER TABLE orders RENAME COLUMN status TO state",
+                  CopyOptions(chunk_size=1000))
+    assert commands.verify(url, "orders", chunk_rows=1000).equal
+    record = commands.status(url, "orders")[0].record
+    conn = sqlite3.connect(path)
+    conn.execute(f'UPDATE "{record.shadow_table}" SET state = \'tampered\' WHERE id = 1234')
+    conn.execute(f'DELETE FROM "{record.shadow_table}" WHERE id = 4321')
+    conn.commit()
+    conn.close()
+    result = commands.verify(url, "orders", chunk_rows=1000)
+    assert not result.equal and len(result.differing) == 2
+    assert commands.verify(url, "orders", chunk_rows=1000, repair=True).repaired_keys >= 1000
+    assert commands.verify(url, "orders", chunk_rows=1000).equal
+
+
+def test_sqlite_dry_runs_change_nothing(sqlite_db):
+    url, path = sqlite_db
+    statements = commands.copy_dry_run(url, "orders", ALTER)
+    text = "\n".join(statements)
+    assert "CREATE TRIGGER" in text and "_bg<id>_orders_new" in text and "currency" in text
+    conn = sqlite3.connect(path)
+    assert conn.execute("SELECT count(*) FROM bluegreen_migrations").fetchone()[0] == 0
+    conn.close()
+    commands.copy(url, "orders", ALTER)
+    cut = commands.cutover(url, ["orders"], dry_run=True)
+    assert any("RENAME TO" in s for s in cut.statements)
+    assert commands.status(url, "orders")[0].record.state == "synced"
