@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import random
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import psycopg
@@ -281,6 +282,10 @@ class _Plan:
     in_prefix: str
     lock: list[TableRef]
 
+    @property
+    def record(self) -> MigrationRecord:
+        return self.m.record
+
 
 def _plan(m: MigrationTables, action: str) -> _Plan:
     record = m.record
@@ -447,78 +452,190 @@ def check_reverse_sync(conn, m: MigrationTables) -> list[str]:
     return missing
 
 
-def switch(conn: psycopg.Connection, store: StateStore, tables: list[str], action: str, *,
-           lock_timeout_ms: int = 500, retries: int = 10, reverse_sync: bool = True,
-           dry_run: bool = False, on_event=None) -> SwitchResult:
+class LockBusy(Exception):
+    """The switch's locks were not granted in time: retry."""
+
+
+def run_switch(engine, tables: list[str], action: str, *, lock_timeout_ms: int = 500,
+               retries: int = 10, reverse_sync: bool = True, dry_run: bool = False,
+               on_event=None) -> SwitchResult:
     """cutover (synced or rolled_back -> cut_over) or rollback (cut_over -> rolled_back) of
-    every table named, in one transaction."""
+    every table named, in one transaction; the same steps on every engine, whose
+    differences (locking, catalog, trigger SQL) the ``engine`` holds."""
     on_event = on_event or (lambda message: None)
-    wanted_states = ("synced", "rolled_back") if action == "cutover" else ("cut_over",)
-    records = _migrations(conn, store, tables, wanted_states, action)
-    migrations = [open_migration(conn, r) if action == "cutover" else _open_after_cutover(
-        conn, r) for r in records]
+    store = engine.store
+    wanted = ("synced", "rolled_back") if action == "cutover" else ("cut_over",)
+    verb = "cut over" if action == "cutover" else "roll back"
+    records = []
+    for table in tables:
+        key = engine.table_key(table)
+        record = store.active(key)
+        if record is None:
+            raise NoActiveMigration(key, "start one with `bluegreen copy`")
+        if record.state not in wanted:
+            raise WrongState(key, record.state, wanted, verb)
+        records.append(record)
+    if len({r.table_name for r in records}) != len(records):
+        raise BluegreenError("a table is named twice; name each table once")
     warnings: list[str] = []
-    for m in migrations:
-        if action == "cutover":
-            if not (m.record.backfill_done and m.record.indexes_built):
-                raise WrongState(m.record.table_name, "copying (backfill not finished)",
-                                 ("synced",), "cut over")
-            missing = check_reverse_sync(conn, m)
-            if missing and reverse_sync:
-                raise CutoverRefused(
-                    f"{m.record.table_name}: the alter drops NOT NULL column(s) "
-                    f"{', '.join(missing)} with no default, so writes after cutover cannot be "
-                    "synced back for a rollback; pass --no-reverse-sync to accept that a "
-                    "rollback then loses them")
-        elif not m.record.detail.get("reverse_sync", True):
-            warnings.append(f"{m.record.table_name} was cut over with --no-reverse-sync: writes "
-                            "made since cutover are not in the old table and are lost")
-        else:
-            unsynced = _unsynced_count(conn, m.record)
-            if unsynced:
-                warnings.append(f"{m.record.table_name}: {unsynced} writes since cutover could "
-                                f"not be carried back (see bluegreen.unsynced_{m.record.id})")
-    plans = [_plan(m, action) for m in migrations]
+    parts = engine.load(records, action)
+    engine.preflight(parts, action, reverse_sync, warnings)
+    names = [r.table_name for r in records]
     if dry_run:
-        statements = [f"SET LOCAL lock_timeout = {lock_timeout_ms}",
-                      _lock_statement(conn, plans)]
-        for p in plans:
-            body, after = switch_statements(conn, p, action, reverse_sync, warnings)
-            statements += body + ["-- after COMMIT:"] + after
-        return SwitchResult([r.table_name for r in records], action, 0.0, 0, statements,
-                            warnings, records)
+        return SwitchResult(names, action, 0.0, 0,
+                            engine.dry_run(parts, action, reverse_sync, warnings,
+                                           lock_timeout_ms), warnings, records)
     if action == "cutover":
-        for m in migrations:
-            on_event(f"catching up {m.record.table_name} without locks")
-            _drain(conn, m, until=100)
+        for part in parts:
+            on_event(f"catching up {part.record.table_name} without locks")
+        engine.catch_up(parts)
     attempts = 0
     while True:
         attempts += 1
+        executed: list[str] = []
+        after: list[str] = []
         try:
-            executed, after, lock_ms = _switch_once(conn, store, plans, migrations, action,
-                                                   lock_timeout_ms, reverse_sync, warnings)
+            with engine.locked(parts, lock_timeout_ms) as lock_statement:
+                locked_at = time.perf_counter()
+                executed.append(lock_statement)
+                if action == "cutover":
+                    engine.drain_locked(parts)  # nothing can write now: the queue's end
+                for part in parts:
+                    body, post = engine.switch_statements(part, action, reverse_sync, warnings)
+                    for statement in body:
+                        engine.execute(statement, action, part)
+                    executed += body
+                    after += post
+                for part in parts:
+                    detail = dict(part.record.detail, pending_validation=list(after))
+                    if action == "cutover":
+                        detail["reverse_sync"] = reverse_sync
+                        store.transition(part.record, wanted, "cut_over", verb,
+                                         cut_over_at=engine.now(), detail=json.dumps(detail))
+                    else:
+                        store.transition(part.record, wanted, "rolled_back", verb,
+                                         detail=json.dumps(detail))
+                        engine.after_rollback(part)
+            # From the lock granted to the commit: how long the app's writes were blocked.
+            lock_ms = (time.perf_counter() - locked_at) * 1000
             break
-        except (psycopg.errors.LockNotAvailable, psycopg.errors.DeadlockDetected):
+        except LockBusy:
             if attempts > retries:
                 raise BluegreenError(
                     f"{action} gave up after {attempts} attempts: another session held a lock "
-                    f"on {', '.join(r.table_name for r in records)} for over "
-                    f"{lock_timeout_ms} ms each time; nothing was changed. Retry later or "
-                    "raise --lock-timeout / --retries") from None
+                    f"on {', '.join(names)} for over {lock_timeout_ms} ms each time; nothing "
+                    "was changed. Retry later or raise --lock-timeout / --retries") from None
             delay = min(10.0, 0.1 * 2 ** (attempts - 1)) * random.uniform(0.5, 1.5)
             on_event(f"lock wait over {lock_timeout_ms} ms; retrying in {delay:.2f}s "
                      f"({attempts}/{retries})")
             time.sleep(delay)
     for statement in after:
         on_event(f"validating: {statement}")
-        conn.execute(statement)
+        engine.execute_after_commit(statement)
     for record in records:
-        detail = store.get(record.id).detail
-        detail["pending_validation"] = []
-        store.update(record, detail=json.dumps(detail))
-    updated = [store.get(r.id) for r in records]
-    return SwitchResult([r.table_name for r in records], action, lock_ms, attempts, executed,
-                        warnings, updated)
+        detail = dict(store.get(record.id).detail, pending_validation=[])
+        store.update(record, lock_ms=lock_ms, detail=json.dumps(detail))
+    return SwitchResult(names, action, lock_ms, attempts, executed, warnings,
+                        [store.get(r.id) for r in records])
+
+
+class PostgresSwitch:
+    """PostgreSQL's side of a switch: lock_timeout, the catalog, PL/pgSQL triggers."""
+
+    def __init__(self, conn: psycopg.Connection, store: StateStore) -> None:
+        self.conn = conn
+        self.store = store
+
+    def table_key(self, table: str) -> str:
+        return TableRef.parse(table).key
+
+    def now(self):
+        return self.conn.execute("SELECT now()").fetchone()[0]
+
+    def load(self, records: list[MigrationRecord], action: str) -> list[_Plan]:
+        migrations = [open_migration(self.conn, r) if action == "cutover"
+                      else _open_after_cutover(self.conn, r) for r in records]
+        return [_plan(m, action) for m in migrations]
+
+    def preflight(self, plans: list[_Plan], action: str, reverse_sync: bool,
+                  warnings: list[str]) -> None:
+        for p in plans:
+            m = p.m
+            if action == "cutover":
+                if not (m.record.backfill_done and m.record.indexes_built):
+                    raise WrongState(m.record.table_name, "copying (backfill not finished)",
+                                     ("synced",), "cut over")
+                missing = check_reverse_sync(self.conn, m)
+                if missing and reverse_sync:
+                    raise CutoverRefused(
+                        f"{m.record.table_name}: the alter drops NOT NULL column(s) "
+                        f"{', '.join(missing)} with no default, so writes after cutover cannot "
+                        "be synced back for a rollback; pass --no-reverse-sync to accept that "
+                        "a rollback then loses them")
+            elif not m.record.detail.get("reverse_sync", True):
+                warnings.append(f"{m.record.table_name} was cut over with --no-reverse-sync: "
+                                "writes made since cutover are not in the old table and are "
+                                "lost")
+            else:
+                unsynced = _unsynced_count(self.conn, m.record)
+                if unsynced:
+                    warnings.append(f"{m.record.table_name}: {unsynced} writes since cutover "
+                                    "could not be carried back (see "
+                                    f"bluegreen.unsynced_{m.record.id})")
+
+    def dry_run(self, plans, action, reverse_sync, warnings, lock_timeout_ms) -> list[str]:
+        statements = [f"SET LOCAL lock_timeout = {lock_timeout_ms}",
+                      _lock_statement(self.conn, plans)]
+        for p in plans:
+            body, after = switch_statements(self.conn, p, action, reverse_sync, warnings)
+            statements += body + ["-- after COMMIT:"] + after
+        return statements
+
+    def catch_up(self, plans: list[_Plan]) -> None:
+        for p in plans:
+            _drain(self.conn, p.m, until=100)
+
+    @contextmanager
+    def locked(self, plans: list[_Plan], lock_timeout_ms: int):
+        try:
+            with self.conn.transaction():
+                self.conn.execute(f"SET LOCAL lock_timeout = {int(lock_timeout_ms)}")
+                lock = _lock_statement(self.conn, plans)
+                self.conn.execute(lock)
+                yield lock
+        except (psycopg.errors.LockNotAvailable, psycopg.errors.DeadlockDetected):
+            raise LockBusy() from None
+
+    def drain_locked(self, plans: list[_Plan]) -> None:
+        for p in plans:
+            _drain(self.conn, p.m, until=0)
+
+    def switch_statements(self, p: _Plan, action: str, reverse_sync: bool,
+                          warnings: list[str]) -> tuple[list[str], list[str]]:
+        return switch_statements(self.conn, p, action, reverse_sync, warnings)
+
+    def execute(self, statement: str, action: str, p: _Plan | None) -> None:
+        try:
+            self.conn.execute(statement)
+        except (psycopg.errors.LockNotAvailable, psycopg.errors.DeadlockDetected):
+            raise
+        except psycopg.Error as error:
+            table = p.m.record.table_name if p else "the tables"
+            raise CutoverRefused(
+                f"{action} of {table} failed and changed nothing: "
+                f"{str(error).splitlines()[0]} (in: {statement[:120]})") from None
+
+    def execute_after_commit(self, statement: str) -> None:
+        self.conn.execute(statement)
+
+    def after_rollback(self, p: _Plan) -> None:
+        _after_rollback(self.conn, p)
+
+
+def switch(conn: psycopg.Connection, store: StateStore, tables: list[str], action: str,
+           **options) -> SwitchResult:
+    """cutover or rollback on PostgreSQL (see run_switch)."""
+    return run_switch(PostgresSwitch(conn, store), tables, action, **options)
 
 
 def _open_after_cutover(conn, record: MigrationRecord) -> MigrationTables:
@@ -564,54 +681,6 @@ def _lock_statement(conn, plans: list[_Plan]) -> str:
     ordered = [live[k] for k in sorted(live)] + [others[k] for k in sorted(others)]
     return _q(conn, sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(
         sql.SQL(", ").join(t.ident for t in ordered)))
-
-
-def _switch_once(conn, store, plans, migrations, action, lock_timeout_ms, reverse_sync,
-                 warnings):
-    executed: list[str] = []
-    after: list[str] = []
-    with conn.transaction():
-        conn.execute(f"SET LOCAL lock_timeout = {int(lock_timeout_ms)}")
-        lock = _lock_statement(conn, plans)
-        conn.execute(lock)
-        locked_at = time.perf_counter()
-        executed.append(lock)
-        if action == "cutover":
-            for m in migrations:
-                _drain(conn, m, until=0)  # nothing can write now: the queue's end is final
-        for p in plans:
-            body, post = switch_statements(conn, p, action, reverse_sync, warnings)
-            for statement in body:
-                try:
-                    conn.execute(statement)
-                except (psycopg.errors.LockNotAvailable, psycopg.errors.DeadlockDetected):
-                    raise
-                except psycopg.Error as error:
-                    raise CutoverRefused(
-                        f"{action} of {p.m.record.table_name} failed and changed nothing: "
-                        f"{str(error).splitlines()[0]} (in: {statement[:120]})") from None
-            executed += body
-            after += post
-        for p in plans:
-            record = p.m.record
-            detail = dict(record.detail)
-            detail["pending_validation"] = [s for s in after]
-            if action == "cutover":
-                detail["reverse_sync"] = reverse_sync
-                store.transition(record, ("synced", "rolled_back"), "cut_over", "cut over",
-                                 cut_over_at=conn.execute("SELECT now()").fetchone()[0],
-                                 detail=json.dumps(detail))
-            else:
-                store.transition(record, ("cut_over",), "rolled_back", "roll back",
-                                 detail=json.dumps(detail))
-        if action == "rollback":
-            for p in plans:
-                _after_rollback(conn, p)
-    # From the lock granted to the commit: how long the app's writes were blocked.
-    lock_ms = (time.perf_counter() - locked_at) * 1000
-    for p in plans:
-        store.update(p.m.record, lock_ms=lock_ms)
-    return executed, after, lock_ms
 
 
 def _after_rollback(conn, p: _Plan) -> None:

@@ -21,6 +21,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
@@ -535,7 +536,8 @@ def _reverse_triggers(conn, record: MigrationRecord, pk: list[str], old_table: s
 def _switch_statements(conn, record: MigrationRecord, action: str, reverse_sync: bool
                        ) -> list[str]:
     table, shadow, old = record.table_name, record.shadow_table, record.old_table
-    pk = primary_key(conn, table)
+    # The capture triggers of a rollback go on the old table, keyed by its own columns.
+    pk = primary_key(conn, table if action == "cutover" else old)
     user_triggers = user_objects(conn, table, "trigger")
     out = []
     if action == "cutover":
@@ -559,31 +561,39 @@ def _switch_statements(conn, record: MigrationRecord, action: str, reverse_sync:
     return out
 
 
-def switch(url: str, tables: list[str], action: str, *, lock_timeout_ms: int = 500,
-           retries: int = 10, reverse_sync: bool = True, dry_run: bool = False,
-           on_event=None):
-    from bluegreen.cutover import CutoverRefused, SwitchResult
+class SqliteSwitch:
+    """SQLite's side of a switch (see bluegreen.cutover.run_switch): the lock is
+    BEGIN IMMEDIATE, renames run with legacy_alter_table, triggers are SQLite's."""
 
-    on_event = on_event or (lambda m: None)
-    conn = connect(url)
-    try:
-        state = SqliteState(conn)
-        state.check_initialized()
-        wanted = ("synced", "rolled_back") if action == "cutover" else ("cut_over",)
-        records = []
-        for table in tables:
-            record = state.active(table)
-            if record is None:
-                raise NoActiveMigration(table, "start one with `bluegreen copy`")
-            if record.state not in wanted:
-                raise WrongState(table, record.state, wanted,
-                                 "cut over" if action == "cutover" else "roll back")
-            records.append(record)
-        warnings = []
+    def __init__(self, conn: sqlite3.Connection, state: SqliteState) -> None:
+        self.conn = conn
+        self.store = state
+
+    def table_key(self, table: str) -> str:
+        return table
+
+    def now(self) -> str:
+        return now()
+
+    def load(self, records: list[MigrationRecord], action: str) -> list:
+        from types import SimpleNamespace
+
+        parts = []
         for record in records:
+            mapping = (column_mapping(self.conn, record.table_name, record)
+                       if action == "cutover" else None)
+            parts.append(SimpleNamespace(record=record, mapping=mapping,
+                                         pk=primary_key(self.conn, record.table_name)))
+        return parts
+
+    def preflight(self, parts, action: str, reverse_sync: bool, warnings: list[str]) -> None:
+        from bluegreen.cutover import CutoverRefused
+
+        for part in parts:
+            record = part.record
             if action == "cutover" and reverse_sync:
-                _, missing = _reverse_triggers(conn, record, primary_key(conn, record.table_name),
-                                               record.table_name, record.shadow_table)
+                _, missing = _reverse_triggers(self.conn, record, part.pk, record.table_name,
+                                               record.shadow_table)
                 if missing:
                     raise CutoverRefused(
                         f"{record.table_name}: the alter drops NOT NULL column(s) "
@@ -593,72 +603,79 @@ def switch(url: str, tables: list[str], action: str, *, lock_timeout_ms: int = 5
             if action == "rollback" and not record.detail.get("reverse_sync", True):
                 warnings.append(f"{record.table_name} was cut over with --no-reverse-sync: "
                                 "writes made since cutover are lost")
-        statements = [s for r in records for s in _switch_statements(conn, r, action,
-                                                                     reverse_sync)]
-        if dry_run:
-            return SwitchResult(tables, action, 0.0, 0,
-                                ["PRAGMA legacy_alter_table = ON", "BEGIN IMMEDIATE",
-                                 *statements, "COMMIT"], warnings, records)
-        mappings = {r.id: column_mapping(conn, r.table_name, r) for r in records}
-        if action == "cutover":
-            for record in records:
-                on_event(f"catching up {record.table_name}")
-                pk = primary_key(conn, record.table_name)
-                while backlog(conn, record) > 100:
-                    replay(conn, record, pk, mappings[record.id])
-        conn.execute(f"PRAGMA busy_timeout = {int(lock_timeout_ms)}")
-        conn.execute("PRAGMA legacy_alter_table = ON")
-        attempts = 0
-        while True:
-            attempts += 1
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-                break
-            except sqlite3.OperationalError as error:
-                if "locked" not in str(error) or attempts > retries:
-                    raise BluegreenError(f"{action} gave up after {attempts} attempts: the "
-                                         "database stayed locked by another writer; nothing "
-                                         "was changed") from None
-                time.sleep(min(5.0, 0.05 * 2 ** attempts))
-                on_event(f"database busy; retrying ({attempts}/{retries})")
-        locked_at = time.perf_counter()
+
+    def dry_run(self, parts, action, reverse_sync, warnings, lock_timeout_ms) -> list[str]:
+        statements = [s for part in parts
+                      for s in _switch_statements(self.conn, part.record, action, reverse_sync)]
+        return ["PRAGMA legacy_alter_table = ON", "BEGIN IMMEDIATE", *statements, "COMMIT"]
+
+    def catch_up(self, parts) -> None:
+        for part in parts:
+            while backlog(self.conn, part.record) > 100:
+                replay(self.conn, part.record, part.pk, part.mapping)
+
+    @contextmanager
+    def locked(self, parts, lock_timeout_ms: int):
+        from bluegreen.cutover import LockBusy
+
+        self.conn.execute(f"PRAGMA busy_timeout = {int(lock_timeout_ms)}")
+        self.conn.execute("PRAGMA legacy_alter_table = ON")
         try:
-            if action == "cutover":
-                for record in records:
-                    pk = primary_key(conn, record.table_name)
-                    while replay(conn, record, pk, mappings[record.id], in_transaction=True):
-                        pass
-            for statement in statements:
-                try:
-                    conn.execute(statement)
-                except sqlite3.Error as error:
-                    raise CutoverRefused(f"{action} failed and changed nothing: {error} (in: "
-                                         f"{statement[:120]})") from None
-            for record in records:
-                detail = dict(record.detail)
-                if action == "cutover":
-                    detail["reverse_sync"] = reverse_sync
-                    state.transition(record, wanted, "cut_over", "cut over",
-                                     cut_over_at=now(), detail=json.dumps(detail))
-                else:
-                    state.transition(record, wanted, "rolled_back", "roll back")
-                    if not detail.get("reverse_sync", True):
-                        # The new table has rows the old one lacks: re-sync them by replay.
-                        pk = primary_key(conn, record.table_name)
-                        keys = ", ".join(q(k) for k in pk)
-                        conn.execute(f"INSERT INTO {q(record.queue_table)} ({keys}) SELECT "
-                                     f"{keys} FROM {q(record.shadow_table)}")
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
+            try:
+                self.conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as error:
+                if "locked" in str(error) or "busy" in str(error):
+                    raise LockBusy() from None
+                raise
+            try:
+                yield "BEGIN IMMEDIATE"
+                self.conn.execute("COMMIT")
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
         finally:
-            conn.execute("PRAGMA legacy_alter_table = OFF")
-        lock_ms = (time.perf_counter() - locked_at) * 1000
-        for record in records:
-            state.update(record, lock_ms=lock_ms)
-        return SwitchResult(tables, action, lock_ms, attempts, statements, warnings,
-                            [state.get(r.id) for r in records])
+            self.conn.execute("PRAGMA legacy_alter_table = OFF")
+            self.conn.execute("PRAGMA busy_timeout = 30000")
+
+    def drain_locked(self, parts) -> None:
+        for part in parts:
+            while replay(self.conn, part.record, part.pk, part.mapping, in_transaction=True):
+                pass
+
+    def switch_statements(self, part, action: str, reverse_sync: bool,
+                          warnings: list[str]) -> tuple[list[str], list[str]]:
+        return _switch_statements(self.conn, part.record, action, reverse_sync), []
+
+    def execute(self, statement: str, action: str, part) -> None:
+        from bluegreen.cutover import CutoverRefused
+
+        try:
+            self.conn.execute(statement)
+        except sqlite3.Error as error:
+            raise CutoverRefused(f"{action} failed and changed nothing: {error} (in: "
+                                 f"{statement[:120]})") from None
+
+    def execute_after_commit(self, statement: str) -> None:
+        self.conn.execute(statement)
+
+    def after_rollback(self, part) -> None:
+        record = part.record
+        if not record.detail.get("reverse_sync", True):
+            # The new table has rows the old one lacks: re-sync them by replay.
+            keys = ", ".join(q(k) for k in primary_key(self.conn, record.table_name))
+            self.conn.execute(f"INSERT INTO {q(record.queue_table)} ({keys}) SELECT {keys} "
+                              f"FROM {q(record.shadow_table)}")
+
+
+def switch(url: str, tables: list[str], action: str, **options):
+    """cutover or rollback on SQLite, through the same steps as on PostgreSQL."""
+    from bluegreen.cutover import run_switch
+
+    conn = connect(url)
+    try:
+        state = SqliteState(conn)
+        state.check_initialized()
+        return run_switch(SqliteSwitch(conn, state), tables, action, **options)
     finally:
         conn.close()
 
