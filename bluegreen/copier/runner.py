@@ -41,7 +41,7 @@ from bluegreen.copier.shadow import (
 from bluegreen.copier.tables import TableFacts, TableRef, TableRefused, read_table
 from bluegreen.copier.throttle import ChunkSizer, Throttle, ThrottleSettings
 from bluegreen.errors import BluegreenError
-from bluegreen.state import MigrationRecord, StateStore, WrongState
+from bluegreen.state import MigrationRecord, StateStore
 
 STATE_SCHEMA = "bluegreen"
 
@@ -281,41 +281,41 @@ class Copier:
     # ---- the run ----------------------------------------------------------------------------
 
     def run(self) -> CopyResult:
-        started = time.monotonic()
-        conn = dialects.pg_connect(self.url, "bluegreen-copy")
-        with conn:
-            store = StateStore(conn)
-            store.check_initialized()
-            record = store.active(self.ref.key)
-            resumed = record is not None
-            live = read_table(conn, self.ref)
-            if record is None:
-                if self.alter_sql is None:
-                    raise BluegreenError(f"no copy of {self.ref.key} to resume; start one with "
-                                         "--alter \"ALTER TABLE ...\"")
-                spec = parse_alter(self.alter_sql, live)
-                self._preflight(conn, live)
-                record = self._create(conn, store, live, spec)
-                self.on_event(f"created {record.shadow_table} and the capture trigger")
-            else:
-                if record.state not in ("copying", "synced"):
-                    raise WrongState(self.ref.key, record.state, ("copying", "synced"), "copy")
-                if self.alter_sql is not None and self.alter_sql.strip() != record.alter_sql:
-                    raise BluegreenError(
-                        f"{self.ref.key} already has a copy in progress with --alter "
-                        f"{record.alter_sql!r}; run it again with the same --alter (or none) "
-                        f"to resume, or `bluegreen abort {self.ref.key}` first")
-                spec = parse_alter(record.alter_sql, live)
-                self.on_event(f"resuming the copy of {self.ref.key} ({record.rows_copied} rows "
-                              "already copied)")
-            context = _Context(self, conn, store, open_migration(conn, record))
+        from bluegreen.copier.lifecycle import run_copy
+
+        self.conn = dialects.pg_connect(self.url, "bluegreen-copy")
+        with self.conn:
+            self.store = StateStore(self.conn)
+            self.store.check_initialized()
             try:
-                record = context.run()
+                return run_copy(self, self.alter_sql, self.options, self.on_event)
             except KeyboardInterrupt:
                 self.stop.set()
                 raise
-            return CopyResult(record=record, resumed=resumed, warnings=self.warnings,
-                              seconds=time.monotonic() - started, backlog=context.backlog())
+
+    # ---- the engine's side of run_copy ----------------------------------------------------
+
+    @property
+    def key(self) -> str:
+        return self.ref.key
+
+    def now(self):
+        return _now(self.conn)
+
+    def inspect(self) -> None:
+        self.live = read_table(self.conn, self.ref)
+
+    def create(self, alter_sql: str) -> MigrationRecord:
+        spec = parse_alter(alter_sql, self.live)
+        self._preflight(self.conn, self.live)
+        self.alter_sql = alter_sql
+        return self._create(self.conn, self.store, self.live, spec)
+
+    def open(self, record: MigrationRecord) -> _Context:
+        parse_alter(record.alter_sql, self.live)  # the recorded alter still fits the table
+        context = _Context(self, self.conn, self.store, open_migration(self.conn, record))
+        context.start()
+        return context
 
 
 @dataclass
@@ -417,23 +417,28 @@ class _Context:
 
     # ---- orchestration -------------------------------------------------------------------
 
-    def run(self) -> MigrationRecord:
+    # ---- the steps run_copy asks for -------------------------------------------------------
+
+    def start(self) -> None:
         self.conn.execute(chunks.create_keys_table(self.queue, self.key))
         self.throttle.start()
-        try:
-            if not self.record.backfill_done:
-                self._backfill()
-                if self.stop.is_set():
-                    raise CopyCancelled(self.live.ref.key)
-                self.store.update(self.record, backfill_done=True)
-            if not self.store.get(self.record.id).indexes_built:
-                self._build_secondary()
-                self.store.update(self.record, indexes_built=True)
+        if self.record.backfill_done:
             self.phase = "replay"
-            return self._sync()
-        finally:
-            self.stop.set()
-            self.throttle.stop()
+
+    def close(self) -> None:
+        self.stop.set()
+        self.throttle.stop()
+
+    def backfill(self) -> None:
+        self._backfill()
+
+    def build_secondary(self) -> None:
+        self._build_secondary()
+        self.phase = "replay"
+
+    def report(self, phase: str) -> None:
+        self.phase = phase
+        self._report(force=True)
 
     def _report(self, force: bool = False) -> None:
         now = time.monotonic()
@@ -632,32 +637,6 @@ class _Context:
         for statement in statements:
             self.copier.on_event(f"building: {statement[:100]}")
             self.conn.execute(statement)
-
-    def _sync(self) -> MigrationRecord:
-        while True:
-            if self.stop.is_set():
-                raise CopyCancelled(self.live.ref.key)
-            self.drain()
-            if self.backlog() < self.options.sync_threshold:
-                break
-        record = self.store.get(self.record.id)
-        if record.state == "copying":
-            record = self.store.transition(record, ("copying",), "synced", "sync",
-                                           synced_at=_now(self.conn))
-        self.phase = "synced"
-        self._report(force=True)
-        if self.options.follow:
-            self.phase = "following"
-            self.copier.on_event("synced; following the live table until interrupted or cut "
-                                 "over (Ctrl-C to stop)")
-            while not self.stop.is_set():
-                record = self.store.get(self.record.id)
-                if record.state != "synced":
-                    break
-                if not self.drain():
-                    self.stop.wait(0.2)
-        return self.store.get(self.record.id)
-
 
 def _now(conn: psycopg.Connection):
     return conn.execute("SELECT now()").fetchone()[0]

@@ -233,71 +233,42 @@ class SqliteCopier:
         self.stop.set()
 
     def run(self):
-        from bluegreen.copier.runner import CopyResult
+        from bluegreen.copier.lifecycle import run_copy
 
-        started = self.started = time.monotonic()
-        conn = connect(self.url)
+        self.started = time.monotonic()
+        self.warnings: list[str] = []
+        self.conn = connect(self.url)
         try:
-            state = SqliteState(conn)
-            state.check_initialized()
-            record = state.active(self.table)
-            resumed = record is not None
-            live_sql = table_sql(conn, self.table)
-            pk = primary_key(conn, self.table)
-            if not pk:
-                from bluegreen.copier.tables import TableRefused
-
-                raise TableRefused(f"{self.table} has no primary key; bluegreen needs one to "
-                                   "copy in chunks and replay changes: add one first")
-            if record is None:
-                if self.alter_sql is None:
-                    raise BluegreenError(f"no copy of {self.table} to resume; start one with "
-                                         "--alter \"ALTER TABLE ...\"")
-                record = self._create(conn, state, live_sql, pk)
-                self.on_event(f"created {record.shadow_table} and the capture triggers")
-            else:
-                if record.state not in ("copying", "synced", "rolled_back"):
-                    raise WrongState(self.table, record.state, ("copying", "synced"), "copy")
-                self.on_event(f"resuming the copy of {self.table}")
-            mapping = column_mapping(conn, self.table, record)
-            if not record.backfill_done:
-                self._backfill(conn, state, record, pk, mapping)
-                if self.stop.is_set():
-                    from bluegreen.copier.runner import CopyCancelled
-
-                    raise CopyCancelled(self.table)
-                for name, index_sql in user_objects(conn, self.table, "index"):
-                    shadow_index = _rename_in_create(index_sql, self.table, record.shadow_table)
-                    new_name = q(f"_bg{record.id}_{name}")
-                    shadow_index = re.sub(r"(INDEX\s+(?:IF\s+NOT\s+EXISTS\s+)?)\"?" +
-                                          re.escape(name) + r"\"?",
-                                          lambda m, new=new_name: m.group(1) + new,
-                                          shadow_index, count=1, flags=re.IGNORECASE)
-                    shadow_index = shadow_index.replace("CREATE INDEX", "CREATE INDEX IF NOT "
-                                                        "EXISTS", 1).replace(
-                        "CREATE UNIQUE INDEX", "CREATE UNIQUE INDEX IF NOT EXISTS", 1)
-                    self.on_event(f"building: {shadow_index[:100]}")
-                    conn.execute(shadow_index)
-                state.update(record, backfill_done=1, indexes_built=1)
-            while True:
-                replay(conn, record, pk, mapping)
-                if backlog(conn, record) < self.options.sync_threshold:
-                    break
-            record = state.get(record.id)
-            if record.state == "copying":
-                record = state.transition(record, ("copying",), "synced", "sync",
-                                          synced_at=now())
-            self._progress(state.get(record.id), "synced", conn)
-            if self.options.follow:
-                while not self.stop.is_set() and state.get(record.id).state == "synced":
-                    if not replay(conn, record, pk, mapping):
-                        self.stop.wait(0.2)
-            record = state.get(record.id)
-            return CopyResult(record=record, resumed=resumed, warnings=[],
-                              seconds=time.monotonic() - started,
-                              backlog=backlog(conn, record))
+            self.store = SqliteState(self.conn)
+            self.store.check_initialized()
+            return run_copy(self, self.alter_sql, self.options, self.on_event)
         finally:
-            conn.close()
+            self.conn.close()
+
+    # ---- the engine's side of run_copy ----------------------------------------------------
+
+    @property
+    def key(self) -> str:
+        return self.table
+
+    def now(self) -> str:
+        return now()
+
+    def inspect(self) -> None:
+        from bluegreen.copier.tables import TableRefused
+
+        self.live_sql = table_sql(self.conn, self.table)
+        self.pk = primary_key(self.conn, self.table)
+        if not self.pk:
+            raise TableRefused(f"{self.table} has no primary key; bluegreen needs one to "
+                               "copy in chunks and replay changes: add one first")
+
+    def create(self, alter_sql: str) -> MigrationRecord:
+        self.alter_sql = alter_sql
+        return self._create(self.conn, self.store, self.live_sql, self.pk)
+
+    def open(self, record: MigrationRecord) -> _SqliteWork:
+        return _SqliteWork(self, record)
 
     def _create(self, conn, state: SqliteState, live_sql: str, pk: list[str]) -> MigrationRecord:
         from bluegreen.copier.shadow import BadAlter
@@ -422,6 +393,52 @@ class SqliteCopier:
             if time.monotonic() - last_report > 0.2:
                 last_report = time.monotonic()
                 self._progress(state.get(record.id), "backfill", conn)
+
+
+class _SqliteWork:
+    """The steps run_copy asks for, on SQLite: one connection, one writer at a time."""
+
+    def __init__(self, copier: SqliteCopier, record: MigrationRecord) -> None:
+        self.copier = copier
+        self.conn = copier.conn
+        self.record = record
+        self.mapping = column_mapping(self.conn, copier.table, record)
+
+    def backfill(self) -> None:
+        self.copier._backfill(self.conn, self.copier.store, self.record, self.copier.pk,
+                              self.mapping)
+
+    def build_secondary(self) -> None:
+        record, table = self.record, self.copier.table
+        for name, index_sql in user_objects(self.conn, table, "index"):
+            shadow_index = _rename_in_create(index_sql, table, record.shadow_table)
+            new_name = q(f"_bg{record.id}_{name}")
+            shadow_index = re.sub(r"(INDEX\s+(?:IF\s+NOT\s+EXISTS\s+)?)\"?" +
+                                  re.escape(name) + r"\"?",
+                                  lambda m, new=new_name: m.group(1) + new,
+                                  shadow_index, count=1, flags=re.IGNORECASE)
+            shadow_index = shadow_index.replace("CREATE INDEX", "CREATE INDEX IF NOT EXISTS",
+                                                1).replace(
+                "CREATE UNIQUE INDEX", "CREATE UNIQUE INDEX IF NOT EXISTS", 1)
+            self.copier.on_event(f"building: {shadow_index[:100]}")
+            self.conn.execute(shadow_index)
+
+    def drain(self) -> int:
+        total = 0
+        while True:
+            taken = replay(self.conn, self.record, self.copier.pk, self.mapping)
+            total += taken
+            if taken < 5000:
+                return total
+
+    def backlog(self) -> int:
+        return backlog(self.conn, self.record)
+
+    def report(self, phase: str) -> None:
+        self.copier._progress(self.copier.store.get(self.record.id), phase, self.conn)
+
+    def close(self) -> None:
+        pass
 
 
 def column_mapping(conn, table: str, record: MigrationRecord) -> tuple[str, str]:

@@ -1,0 +1,69 @@
+"""The copy's steps, the same on every engine: resume or create, backfill, indexes, replay
+until the backlog is small, synced, and optionally follow. An engine (PostgreSQL's Copier,
+SQLite's) supplies how each step runs."""
+
+from __future__ import annotations
+
+import time
+
+from bluegreen.errors import BluegreenError
+from bluegreen.state import WrongState
+
+RESUMABLE = ("copying", "synced", "rolled_back")
+
+
+def run_copy(engine, alter_sql: str | None, options, on_event):
+    from bluegreen.copier.runner import CopyCancelled, CopyResult
+
+    started = time.monotonic()
+    store, key = engine.store, engine.key
+    record = store.active(key)
+    resumed = record is not None
+    engine.inspect()
+    if record is None:
+        if alter_sql is None:
+            raise BluegreenError(f"no copy of {key} to resume; start one with --alter "
+                                 "\"ALTER TABLE ...\"")
+        record = engine.create(alter_sql)
+        on_event(f"created {record.shadow_table} and the capture triggers")
+    else:
+        if record.state not in RESUMABLE:
+            raise WrongState(key, record.state, RESUMABLE, "copy")
+        if alter_sql is not None and alter_sql.strip() != record.alter_sql:
+            raise BluegreenError(
+                f"{key} already has a copy in progress with --alter {record.alter_sql!r}; run "
+                f"it again with the same --alter (or none) to resume, or `bluegreen abort "
+                f"{key}` first")
+        on_event(f"resuming the copy of {key} ({record.rows_copied} rows already copied)")
+    work = engine.open(record)
+    try:
+        if not record.backfill_done:
+            work.backfill()
+            if engine.stop.is_set():
+                raise CopyCancelled(key)
+            store.update(record, backfill_done=True)
+        if not store.get(record.id).indexes_built:
+            work.build_secondary()
+            store.update(record, indexes_built=True)
+        while True:
+            if engine.stop.is_set():
+                raise CopyCancelled(key)
+            work.drain()
+            if work.backlog() < options.sync_threshold:
+                break
+        record = store.get(record.id)
+        if record.state == "copying":
+            record = store.transition(record, ("copying",), "synced", "sync",
+                                      synced_at=engine.now())
+        work.report("synced")
+        if options.follow:
+            on_event("synced; following the live table until interrupted or cut over "
+                     "(Ctrl-C to stop)")
+            while not engine.stop.is_set() and store.get(record.id).state == "synced":
+                if not work.drain():
+                    engine.stop.wait(0.2)
+        return CopyResult(record=store.get(record.id), resumed=resumed,
+                          warnings=engine.warnings, seconds=time.monotonic() - started,
+                          backlog=work.backlog())
+    finally:
+        work.close()
