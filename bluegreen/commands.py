@@ -5,7 +5,6 @@ Nothing here prints; the CLI renders what these return.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 from bluegreen import dialects
@@ -16,6 +15,7 @@ from bluegreen.planner.model import Phase, Plan, Target
 from bluegreen.planner.schema import Schema
 from bluegreen.planner.sources import alembic as alembic_source
 from bluegreen.planner.sources.sql import parse_sql
+from bluegreen.results import StatusRow
 
 DEFAULT_PG_VERSION = 15
 
@@ -207,10 +207,13 @@ def copy(database_url: str, table: str, alter_sql: str | None, options=None, *,
     from bluegreen.copier.runner import Copier, CopyOptions
 
     if is_sqlite(database_url):
+        from bluegreen.copier.lifecycle import run_copy
         from bluegreen.dialects.sqlite import SqliteCopier
 
-        return SqliteCopier(database_url, table, alter_sql, options or CopyOptions(),
-                            on_progress=on_progress, on_event=on_event).run()
+        options = options or CopyOptions()
+        with SqliteCopier(database_url, table, alter_sql, options, on_progress=on_progress,
+                          on_event=on_event) as engine:
+            return run_copy(engine, alter_sql, options, engine.on_event)
     return Copier(database_url, table, alter_sql, options or CopyOptions(),
                   on_progress=on_progress, on_event=on_event).run()
 
@@ -223,17 +226,6 @@ def copy_dry_run(database_url: str, table: str, alter_sql: str) -> list[str]:
 
         return sqlite.dry_run_statements(database_url, table, alter_sql)
     return dry_run_statements(database_url, table, alter_sql)
-
-
-@dataclass
-class StatusRow:
-    record: object
-    backlog: int | None
-
-    def to_dict(self) -> dict:
-        out = self.record.to_dict()
-        out["backlog"] = self.backlog
-        return out
 
 
 def status(database_url: str, table: str | None = None) -> list[StatusRow]:
@@ -370,7 +362,7 @@ def _finish_pending_validation(conn, store, tables: list[str]):
     import json as json_mod
 
     from bluegreen.copier.tables import TableRef
-    from bluegreen.cutover import SwitchResult
+    from bluegreen.results import SwitchResult
 
     records = [store.active(TableRef.parse(t).key) for t in tables]
     if not records or any(r is None or r.state != "cut_over" or
@@ -394,11 +386,13 @@ def cutover(database_url: str, tables: list[str], *, lock_timeout_ms: int = 500,
     from bluegreen.cutover import switch
 
     if is_sqlite(database_url):
+        from bluegreen.cutover import run_switch
         from bluegreen.dialects import sqlite
 
-        return sqlite.switch(database_url, tables, "cutover", lock_timeout_ms=lock_timeout_ms,
-                             retries=retries, reverse_sync=reverse_sync, dry_run=dry_run,
-                             on_event=on_event)
+        with sqlite.switch_engine(database_url) as engine:
+            return run_switch(engine, tables, "cutover", lock_timeout_ms=lock_timeout_ms,
+                              retries=retries, reverse_sync=reverse_sync, dry_run=dry_run,
+                              on_event=on_event)
     with dialects.pg_connect(database_url, "bluegreen-cutover") as conn:
         store = _store(conn)
         if not dry_run:
@@ -417,10 +411,12 @@ def rollback(database_url: str, tables: list[str], *, lock_timeout_ms: int = 500
     from bluegreen.cutover import switch
 
     if is_sqlite(database_url):
+        from bluegreen.cutover import run_switch
         from bluegreen.dialects import sqlite
 
-        return sqlite.switch(database_url, tables, "rollback", lock_timeout_ms=lock_timeout_ms,
-                             retries=retries, dry_run=dry_run, on_event=on_event)
+        with sqlite.switch_engine(database_url) as engine:
+            return run_switch(engine, tables, "rollback", lock_timeout_ms=lock_timeout_ms,
+                              retries=retries, dry_run=dry_run, on_event=on_event)
     with dialects.pg_connect(database_url, "bluegreen-rollback") as conn:
         return switch(conn, _store(conn), tables, "rollback",
                       lock_timeout_ms=lock_timeout_ms, retries=retries, dry_run=dry_run,

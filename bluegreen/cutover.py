@@ -14,7 +14,7 @@ import json
 import random
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import psycopg
 from psycopg import sql
@@ -23,28 +23,9 @@ from bluegreen.copier import capture, chunks
 from bluegreen.copier.runner import MigrationTables, names_for, open_migration, replay_batch
 from bluegreen.copier.shadow import parse_alter, reverse_source_names
 from bluegreen.copier.tables import TableFacts, TableRef, read_table
-from bluegreen.errors import BluegreenError
+from bluegreen.errors import BluegreenError, CutoverRefused, LockBusy
+from bluegreen.results import SwitchResult
 from bluegreen.state import MigrationRecord, NoActiveMigration, StateStore, WrongState
-
-
-class CutoverRefused(BluegreenError):
-    """Something cannot be moved safely; nothing was changed."""
-
-
-@dataclass
-class SwitchResult:
-    tables: list[str]
-    action: str
-    lock_ms: float
-    attempts: int
-    statements: list[str]
-    warnings: list[str] = field(default_factory=list)
-    records: list[MigrationRecord] = field(default_factory=list)
-
-    def to_dict(self) -> dict:
-        return {"action": self.action, "tables": self.tables, "lock_ms": self.lock_ms,
-                "attempts": self.attempts, "warnings": self.warnings,
-                "states": {r.table_name: r.state for r in self.records}}
 
 
 def _q(conn, composable) -> str:
@@ -450,10 +431,6 @@ def check_reverse_sync(conn, m: MigrationTables) -> list[str]:
     new_facts = read_table(conn, m.shadow, for_copy=False)
     _, missing = reverse_columns(conn, m.live, new_facts, m)
     return missing
-
-
-class LockBusy(Exception):
-    """The switch's locks were not granted in time: retry."""
 
 
 def run_switch(engine, tables: list[str], action: str, *, lock_timeout_ms: int = 500,

@@ -63,3 +63,25 @@ class BadUrl(BluegreenError):
 
 class BadOption(BluegreenError):
     """A command-line value that cannot be used as given."""
+
+
+class TableRefused(BluegreenError):
+    """The table cannot be copied as it is; the message says why and what to do."""
+
+
+class BadAlter(BluegreenError):
+    """The --alter cannot be used as given."""
+
+
+class CutoverRefused(BluegreenError):
+    """Something cannot be moved safely; nothing was changed."""
+
+
+class CopyCancelled(BluegreenError):
+    def __init__(self, table: str) -> None:
+        super().__init__(f"the copy of {table} was stopped; run the same command again to "
+                         "resume it, or `bluegreen abort` to drop it")
+
+
+class LockBusy(Exception):
+    """A switch's locks were not granted in time: retry (never shown to the user)."""

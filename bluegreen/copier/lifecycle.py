@@ -6,15 +6,14 @@ from __future__ import annotations
 
 import time
 
-from bluegreen.errors import BluegreenError
+from bluegreen.errors import BluegreenError, CopyCancelled
+from bluegreen.results import CopyResult
 from bluegreen.state import WrongState
 
 RESUMABLE = ("copying", "synced", "rolled_back")
 
 
 def run_copy(engine, alter_sql: str | None, options, on_event):
-    from bluegreen.copier.runner import CopyCancelled, CopyResult
-
     started = time.monotonic()
     store, key = engine.store, engine.key
     record = store.active(key)

@@ -41,15 +41,10 @@ from bluegreen.copier.shadow import (
 from bluegreen.copier.tables import TableFacts, TableRef, TableRefused, read_table
 from bluegreen.copier.throttle import ChunkSizer, Throttle, ThrottleSettings
 from bluegreen.errors import BluegreenError
+from bluegreen.results import CopyResult, Progress
 from bluegreen.state import MigrationRecord, StateStore
 
 STATE_SCHEMA = "bluegreen"
-
-
-class CopyCancelled(BluegreenError):
-    def __init__(self, table: str) -> None:
-        super().__init__(f"the copy of {table} was stopped; run the same command again to "
-                         "resume it, or `bluegreen abort` to drop it")
 
 
 @dataclass
@@ -63,32 +58,6 @@ class CopyOptions:
     replay_batch: int = 5000
     lock_timeout_ms: int = 500
     long_transaction_seconds: int = 60
-
-
-@dataclass
-class Progress:
-    table: str
-    phase: str  # backfill | indexes | replay | synced | following
-    rows_copied: int
-    rows_total: int | None
-    rows_per_second: float
-    eta_seconds: float | None
-    backlog: int
-    rows_replayed: int
-    chunk_size: int
-    throttled: str | None
-
-    def to_dict(self) -> dict:
-        return dict(self.__dict__)
-
-
-@dataclass
-class CopyResult:
-    record: MigrationRecord
-    resumed: bool
-    warnings: list[str]
-    seconds: float
-    backlog: int
 
 
 def names_for(ref: TableRef, migration_id: int) -> tuple[TableRef, TableRef, TableRef]:

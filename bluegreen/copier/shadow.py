@@ -12,13 +12,9 @@ from pglast.stream import RawStream
 from psycopg import sql
 
 from bluegreen.copier.tables import Column, TableFacts, TableRef
-from bluegreen.errors import BluegreenError
+from bluegreen.errors import BadAlter
 
 AT = enums.AlterTableType
-
-
-class BadAlter(BluegreenError):
-    pass
 
 
 @dataclass

@@ -7,11 +7,7 @@ from dataclasses import dataclass, field
 import psycopg
 from psycopg import sql
 
-from bluegreen.errors import BluegreenError
-
-
-class TableRefused(BluegreenError):
-    """The table cannot be copied as it is; the message says why and what to do."""
+from bluegreen.errors import BluegreenError, TableRefused  # noqa: F401
 
 
 @dataclass(frozen=True)

@@ -8,33 +8,13 @@ without the queued keys, in one REPEATABLE READ transaction, is exact while writ
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 
 import psycopg
 from psycopg import sql
 
 from bluegreen.copier import chunks
 from bluegreen.copier.runner import MigrationTables, replay_batch
-
-
-@dataclass
-class VerifyResult:
-    table: str
-    ranges: int
-    rows_live: int
-    rows_shadow: int
-    differing: list[tuple[list | None, list | None]] = field(default_factory=list)
-    repaired_keys: int = 0
-
-    @property
-    def equal(self) -> bool:
-        return not self.differing
-
-    def to_dict(self) -> dict:
-        return {"table": self.table, "equal": self.equal, "ranges": self.ranges,
-                "rows_live": self.rows_live, "rows_shadow": self.rows_shadow,
-                "differing_ranges": [{"after": lo, "up_to": hi} for lo, hi in self.differing],
-                "repaired_keys": self.repaired_keys}
+from bluegreen.results import VerifyResult
 
 
 def _range(key: chunks.KeySet, lo: bool, hi: bool) -> sql.Composable:

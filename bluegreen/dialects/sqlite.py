@@ -25,7 +25,15 @@ from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
-from bluegreen.errors import BadUrl, BluegreenError
+from bluegreen.errors import (
+    BadAlter,
+    BadUrl,
+    BluegreenError,
+    CutoverRefused,
+    LockBusy,
+    TableRefused,
+)
+from bluegreen.results import Progress, StatusRow, VerifyResult
 from bluegreen.state import (
     ACTIVE_STATES,
     MigrationRecord,
@@ -179,8 +187,6 @@ def table_sql(conn: sqlite3.Connection, table: str) -> str:
     row = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?",
                        (table,)).fetchone()
     if row is None:
-        from bluegreen.copier.tables import TableRefused
-
         raise TableRefused(f"table {table} does not exist; check the name with .tables")
     return row[0]
 
@@ -232,18 +238,21 @@ class SqliteCopier:
     def cancel(self) -> None:
         self.stop.set()
 
-    def run(self):
-        from bluegreen.copier.lifecycle import run_copy
-
+    def __enter__(self) -> SqliteCopier:
+        """Open the engine for run_copy (bluegreen.copier.lifecycle)."""
         self.started = time.monotonic()
         self.warnings: list[str] = []
         self.conn = connect(self.url)
+        self.store = SqliteState(self.conn)
         try:
-            self.store = SqliteState(self.conn)
             self.store.check_initialized()
-            return run_copy(self, self.alter_sql, self.options, self.on_event)
-        finally:
+        except BaseException:
             self.conn.close()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.conn.close()
 
     # ---- the engine's side of run_copy ----------------------------------------------------
 
@@ -255,8 +264,6 @@ class SqliteCopier:
         return now()
 
     def inspect(self) -> None:
-        from bluegreen.copier.tables import TableRefused
-
         self.live_sql = table_sql(self.conn, self.table)
         self.pk = primary_key(self.conn, self.table)
         if not self.pk:
@@ -271,8 +278,6 @@ class SqliteCopier:
         return _SqliteWork(self, record)
 
     def _create(self, conn, state: SqliteState, live_sql: str, pk: list[str]) -> MigrationRecord:
-        from bluegreen.copier.shadow import BadAlter
-
         conn.execute("BEGIN IMMEDIATE")
         try:
             record = state.create(self.table, self.alter_sql or "")
@@ -322,8 +327,6 @@ class SqliteCopier:
             raise
 
     def _progress(self, record, phase: str, conn) -> None:
-        from bluegreen.copier.runner import Progress
-
         elapsed = time.monotonic() - self.started
         rate = record.rows_copied / elapsed if elapsed > 0 else 0.0
         remaining = max((record.rows_total or 0) - record.rows_copied, 0)
@@ -604,8 +607,6 @@ class SqliteSwitch:
         return parts
 
     def preflight(self, parts, action: str, reverse_sync: bool, warnings: list[str]) -> None:
-        from bluegreen.cutover import CutoverRefused
-
         for part in parts:
             record = part.record
             if action == "cutover" and reverse_sync:
@@ -633,8 +634,6 @@ class SqliteSwitch:
 
     @contextmanager
     def locked(self, parts, lock_timeout_ms: int):
-        from bluegreen.cutover import LockBusy
-
         self.conn.execute(f"PRAGMA busy_timeout = {int(lock_timeout_ms)}")
         self.conn.execute("PRAGMA legacy_alter_table = ON")
         try:
@@ -664,8 +663,6 @@ class SqliteSwitch:
         return _switch_statements(self.conn, part.record, action, reverse_sync), []
 
     def execute(self, statement: str, action: str, part) -> None:
-        from bluegreen.cutover import CutoverRefused
-
         try:
             self.conn.execute(statement)
         except sqlite3.Error as error:
@@ -684,15 +681,14 @@ class SqliteSwitch:
                               f"FROM {q(record.shadow_table)}")
 
 
-def switch(url: str, tables: list[str], action: str, **options):
-    """cutover or rollback on SQLite, through the same steps as on PostgreSQL."""
-    from bluegreen.cutover import run_switch
-
+@contextmanager
+def switch_engine(url: str):
+    """A SqliteSwitch on an open connection, for bluegreen.cutover.run_switch."""
     conn = connect(url)
     try:
         state = SqliteState(conn)
         state.check_initialized()
-        return run_switch(SqliteSwitch(conn, state), tables, action, **options)
+        yield SqliteSwitch(conn, state)
     finally:
         conn.close()
 
@@ -764,8 +760,6 @@ def abort(url: str, table: str, *, dry_run: bool = False, **_):
 
 
 def status(url: str, table: str | None):
-    from bluegreen.commands import StatusRow
-
     conn = connect(url)
     try:
         state = SqliteState(conn)
@@ -799,8 +793,6 @@ def verify(url: str, table: str, *, repair: bool = False, chunk_rows: int = 10_0
     """Compare live and shadow chunk by chunk inside one read transaction (a snapshot in WAL
     mode), leaving out keys still queued; with repair, queue the differing ranges and
     replay them."""
-    from bluegreen.copier.verify import VerifyResult
-
     conn = connect(url)
     try:
         state = SqliteState(conn)
