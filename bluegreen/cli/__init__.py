@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import sqlite3
 import sys
 
+import psycopg
 import typer
 
 from bluegreen.cli import copy as copy_cmd
@@ -48,6 +50,14 @@ def main(argv: list[str] | None = None) -> int:
     except BluegreenError as error:
         render.error(error.message)
         return error.exit_code
+    except (psycopg.OperationalError, sqlite3.OperationalError) as error:
+        # The connection went away mid-command (a restart, a network cut): every command
+        # leaves a state the next run resumes or undoes.
+        detail = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
+        render.error(f"the database connection failed: {detail}; check the server, then run "
+                     "the same command again to resume (or `bluegreen status` to see where "
+                     "it stopped)")
+        return 2
     except KeyboardInterrupt:
         render.error("interrupted; run the same command again to resume or undo")
         return 130
