@@ -114,3 +114,30 @@ def test_libpq_socket_and_sqlalchemy_urls(bg, pg):
                 bg.replace("postgresql://", "postgresql+psycopg://")):
         result = bluegreen("status", "--format", "json", "--database-url", url)
         assert result.returncode == 0, (url, result.stderr)
+
+
+def test_a_lost_connection_is_one_line_and_the_rerun_resumes(bg, pg):
+    import os
+    import time
+
+    seed_items(pg, 20_000)
+    env = dict(os.environ, BLUEGREEN_DATABASE_URL=bg)
+    proc = subprocess.Popen([sys.executable, "-m", "bluegreen", "copy", "items", "--alter",
+                             ALTER, "--chunk-size", "200", "--max-rows-per-second", "5000"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        row = pg.execute("SELECT rows_copied FROM bluegreen.migrations").fetchone()
+        if row and row[0] > 1000:
+            break
+        time.sleep(0.05)
+    pg.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
+               "application_name LIKE 'bluegreen%%' AND pid <> pg_backend_pid()")
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 2, err
+    assert "Traceback" not in err
+    assert "run the same command again" in err
+    rerun = bluegreen("copy", "items", env_url=bg)
+    assert rerun.returncode == 0, rerun.stderr
+    assert json.loads(bluegreen("status", "items", "--format", "json", env_url=bg).stdout
+                      )[0]["rows_copied"] == 20_000
