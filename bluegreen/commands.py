@@ -273,18 +273,12 @@ def set_paused(database_url: str, table: str, paused: bool):
         return _store(conn).set_paused(TableRef.parse(table).key, paused)
 
 
-def _active(conn, store, table: str, states: tuple[str, ...], action: str):
+def _active(store, table: str, states: tuple[str, ...], action: str):
     from bluegreen.copier.tables import TableRef
-    from bluegreen.state import NoActiveMigration, WrongState
+    from bluegreen.state import require_active
 
-    key = TableRef.parse(table).key
-    record = store.active(key)
-    if record is None:
-        raise NoActiveMigration(key, "nothing to " + action)
-    if record.state not in states:
-        raise WrongState(key, record.state, states, action)
-    return record
-
+    return require_active(store, [TableRef.parse(table).key], states, action,
+                          hint=f"nothing to {action}")[0]
 
 def verify(database_url: str, table: str, *, repair: bool = False, chunk_rows: int = 10_000):
     """Compare live and shadow by chunked checksums; re-sync differing ranges with repair."""
@@ -297,7 +291,7 @@ def verify(database_url: str, table: str, *, repair: bool = False, chunk_rows: i
         return sqlite.verify(database_url, table, repair=repair, chunk_rows=chunk_rows)
     with dialects.pg_connect(database_url, "bluegreen-verify") as conn:
         store = _store(conn)
-        record = _active(conn, store, table, ("copying", "synced", "rolled_back"), "verify")
+        record = _active(store, table, ("copying", "synced", "rolled_back"), "verify")
         if not (record.backfill_done and record.indexes_built):
             raise BluegreenError(f"the backfill of {record.table_name} is not finished; run "
                                  "`bluegreen copy` until it is synced, then verify")
@@ -331,7 +325,7 @@ def abort(database_url: str, table: str, *, dry_run: bool = False, lock_timeout_
         return sqlite.abort(database_url, table, dry_run=dry_run)
     with dialects.pg_connect(database_url, "bluegreen-abort") as conn:
         store = _store(conn)
-        record = _active(conn, store, table, ("copying", "synced", "rolled_back"), "abort")
+        record = _active(store, table, ("copying", "synced", "rolled_back"), "abort")
         statements = [s.as_string(conn) for s in abort_statements(conn, record)]
         if dry_run:
             return record, statements

@@ -25,7 +25,7 @@ from bluegreen.copier.shadow import parse_alter, reverse_source_names
 from bluegreen.copier.tables import TableFacts, TableRef, read_table
 from bluegreen.errors import BluegreenError, CutoverRefused, LockBusy
 from bluegreen.results import SwitchResult
-from bluegreen.state import MigrationRecord, NoActiveMigration, StateStore, WrongState
+from bluegreen.state import MigrationRecord, StateStore, WrongState, require_active
 
 
 def _q(conn, composable) -> str:
@@ -402,22 +402,6 @@ def _serial_sequence(conn, table: TableRef, column: str) -> str:
                         (_q(conn, table.ident), column)).fetchone()[0]
 
 
-def _migrations(conn, store: StateStore, tables: list[str], states: tuple[str, ...],
-                action: str) -> list[MigrationRecord]:
-    records = []
-    for table in tables:
-        key = TableRef.parse(table).key
-        record = store.active(key)
-        if record is None:
-            raise NoActiveMigration(key, "start one with `bluegreen copy`")
-        if record.state not in states:
-            raise WrongState(key, record.state, states, action)
-        records.append(record)
-    if len({r.table_name for r in records}) != len(records):
-        raise BluegreenError("a table is named twice; name each table once")
-    return records
-
-
 def _drain(conn, m: MigrationTables, until: int) -> None:
     conn.execute(chunks.create_keys_table(m.queue, m.key))
     while True:
@@ -443,17 +427,7 @@ def run_switch(engine, tables: list[str], action: str, *, lock_timeout_ms: int =
     store = engine.store
     wanted = ("synced", "rolled_back") if action == "cutover" else ("cut_over",)
     verb = "cut over" if action == "cutover" else "roll back"
-    records = []
-    for table in tables:
-        key = engine.table_key(table)
-        record = store.active(key)
-        if record is None:
-            raise NoActiveMigration(key, "start one with `bluegreen copy`")
-        if record.state not in wanted:
-            raise WrongState(key, record.state, wanted, verb)
-        records.append(record)
-    if len({r.table_name for r in records}) != len(records):
-        raise BluegreenError("a table is named twice; name each table once")
+    records = require_active(store, [engine.table_key(t) for t in tables], wanted, verb)
     warnings: list[str] = []
     parts = engine.load(records, action)
     engine.preflight(parts, action, reverse_sync, warnings)
@@ -688,7 +662,8 @@ def finish(conn: psycopg.Connection, store: StateStore, tables: list[str], *,
            lock_timeout_ms: int = 500, retries: int = 10, dry_run: bool = False
            ) -> tuple[list[MigrationRecord], list[str]]:
     """The contract step: drop the old table, the triggers and the queue."""
-    records = _migrations(conn, store, tables, ("cut_over",), "finish")
+    records = require_active(store, [TableRef.parse(t).key for t in tables], ("cut_over",),
+                             "finish")
     statements = [s for r in records for s in finish_statements(conn, r)]
     if dry_run:
         return records, statements

@@ -37,10 +37,12 @@ def max_key(live: TableRef, key: KeySet) -> sql.Composed:
 
 
 def next_boundary(live: TableRef, key: KeySet, has_lo: bool) -> sql.Composed:
-    """The key ``chunk_size`` rows after lo: params (lo..., chunk_size - 1)."""
-    where = sql.SQL("WHERE {} > {} ").format(key.row, key.params) if has_lo else sql.SQL("")
-    return sql.SQL("SELECT {} FROM {} {}ORDER BY {} LIMIT 1 OFFSET %s").format(
-        key.cols, live.ident, where, key.cols)
+    """The key ``chunk_size`` rows after lo, at most the backfill's last key:
+    params (lo..., last..., chunk_size - 1). No row means the range ends at the last key."""
+    where = [sql.SQL("{} > {}").format(key.row, key.params)] if has_lo else []
+    where.append(sql.SQL("{} <= {}").format(key.row, key.params))
+    return sql.SQL("SELECT {} FROM {} WHERE {} ORDER BY {} LIMIT 1 OFFSET %s").format(
+        key.cols, live.ident, sql.SQL(" AND ").join(where), key.cols)
 
 
 def _insert(shadow: TableRef, exprs: list[tuple[str, sql.Composable]]) -> sql.Composed:

@@ -366,8 +366,6 @@ class _Context:
                                 fixed=self.options.chunk_size is not None)
         self.throttle = Throttle(copier.url, self.options.throttle,
                                  lambda c: self._paused(c))
-        self.done_seqs: set[int] = set()
-        self.chunk_hi: dict[int, list] = {}
         self.max_key: list | None = None
         self.rows_copied = self.record.rows_copied
         self.rows_replayed = self.record.rows_replayed
@@ -442,15 +440,9 @@ class _Context:
         self.max_key = detail["max_key"]
         if self.max_key is None:
             return  # an empty table: capture covers every row from here on
-        done = conn.execute("SELECT seq, hi, done FROM bluegreen.chunks WHERE migration_id = %s "
-                            "ORDER BY seq", (self.record.id,)).fetchall()
-        pending = []
-        for seq, hi, is_done in done:
-            self.chunk_hi[seq] = hi
-            if is_done:
-                self.done_seqs.add(seq)
-            else:
-                pending.append(seq)
+        pending = [seq for (seq,) in conn.execute(
+            "SELECT seq FROM bluegreen.chunks WHERE migration_id = %s AND NOT done ORDER BY seq",
+            (self.record.id,))]
         work: queue_mod.Queue = queue_mod.Queue(maxsize=max(2, self.options.workers * 2))
         results: queue_mod.Queue = queue_mod.Queue()
         producer = threading.Thread(target=self._guard, args=(self._produce, work, pending),
@@ -466,8 +458,7 @@ class _Context:
                 self._raise_worker_errors()
                 try:
                     while True:
-                        seq, rows, seconds = results.get_nowait()
-                        self.done_seqs.add(seq)
+                        _, rows, seconds = results.get_nowait()
                         self.rows_copied += rows
                         self.sizer.observe(rows, seconds)
                 except queue_mod.Empty:
@@ -518,7 +509,7 @@ class _Context:
                 return
             while not self.stop.is_set():
                 size = self.sizer.size
-                boundary_sql = self._boundary_sql(lo is not None)
+                boundary_sql = chunks.next_boundary(self.live.ref, self.key, lo is not None)
                 params = [*(lo or []), *self.max_key, size - 1]
                 row = conn.execute(boundary_sql, params).fetchone()
                 hi = json.loads(json.dumps(list(row), default=str)) if row else self.max_key
@@ -527,18 +518,11 @@ class _Context:
                              "(%s, %s, %s, %s)", (self.record.id, seq,
                                                   json.dumps(lo) if lo is not None else None,
                                                   json.dumps(hi)))
-                self.chunk_hi[seq] = hi
                 self._put(work, (seq, lo, hi))
                 if row is None or hi == self.max_key:
                     break
                 lo = hi
             self._put(work, None)
-
-    def _boundary_sql(self, has_lo: bool) -> sql.Composed:
-        where = [sql.SQL("{} > {}").format(self.key.row, self.key.params)] if has_lo else []
-        where.append(sql.SQL("{} <= {}").format(self.key.row, self.key.params))
-        return sql.SQL("SELECT {} FROM {} WHERE {} ORDER BY {} LIMIT 1 OFFSET %s").format(
-            self.key.cols, self.live.ref.ident, sql.SQL(" AND ").join(where), self.key.cols)
 
     def _put(self, work: queue_mod.Queue, item) -> None:
         while not self.stop.is_set():
@@ -631,9 +615,7 @@ def dry_run_statements(url: str, table: str, alter_sql: str) -> list[str]:
         out += ["COMMIT"]
         out += [_render(conn, chunks.max_key(ref, key)),
                 "-- producer, until the end of the key range:",
-                _render(conn, sql.SQL("SELECT {} FROM {} WHERE {} > {} AND {} <= {} ORDER BY {} "
-                                      "LIMIT 1 OFFSET %s").format(
-                    key.cols, ref.ident, key.row, key.params, key.row, key.params, key.cols)),
+                _render(conn, chunks.next_boundary(ref, key, True)),
                 "-- each worker, one transaction per chunk:",
                 _render(conn, chunks.copy_chunk(ref, shadow, key, exprs, True)),
                 "UPDATE bluegreen.chunks SET done = true, rows_copied = %s WHERE ...",

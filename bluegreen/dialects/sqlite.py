@@ -40,6 +40,7 @@ from bluegreen.state import (
     NoActiveMigration,
     StateNotInitialized,
     WrongState,
+    require_active,
 )
 
 _DATE_FIELDS = ("created_at", "updated_at", "synced_at", "cut_over_at", "finished_at")
@@ -170,6 +171,30 @@ class SqliteState:
             raise NoActiveMigration(table, "start one with `bluegreen copy`")
         self.update(record, paused=int(paused))
         return self.get(record.id)
+
+
+@contextmanager
+def immediate(conn: sqlite3.Connection):
+    """One write transaction: BEGIN IMMEDIATE takes SQLite's write lock up front."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+@contextmanager
+def open_state(url: str):
+    """A connection and its initialized state store, closed afterwards."""
+    conn = connect(url)
+    try:
+        state = SqliteState(conn)
+        state.check_initialized()
+        yield conn, state
+    finally:
+        conn.close()
 
 
 def now() -> str:
@@ -360,7 +385,6 @@ class SqliteCopier:
         sizer = ChunkSizer(self.options.chunk_size or 5000, self.options.target_chunk_seconds,
                            fixed=self.options.chunk_size is not None)
         bucket = TokenBucket(self.options.throttle.max_rows_per_second)
-        copied = state.get(record.id).rows_copied
         last_report = 0.0
         while lo != max_key and not self.stop.is_set():
             while state.get(record.id).paused and not self.stop.is_set():
@@ -374,8 +398,7 @@ class SqliteCopier:
             ).fetchone()
             hi = list(boundary) if boundary else max_key
             started = time.monotonic()
-            conn.execute("BEGIN IMMEDIATE")
-            try:
+            with immediate(conn):
                 rows = conn.execute(
                     f"INSERT INTO {q(record.shadow_table)} ({mapping[0]}) SELECT {mapping[1]} "
                     f"FROM {q(self.table)} WHERE {lower}({row}) <= ({marks})",
@@ -386,12 +409,7 @@ class SqliteCopier:
                              (record.id, seq, json.dumps(lo), json.dumps(hi), rows))
                 conn.execute("UPDATE bluegreen_migrations SET rows_copied = rows_copied + ?, "
                              "chunk_size = ? WHERE id = ?", (rows, size, record.id))
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
             sizer.observe(rows, time.monotonic() - started)
-            copied += rows
             lo = hi
             if time.monotonic() - last_report > 0.2:
                 last_report = time.monotonic()
@@ -444,11 +462,16 @@ class _SqliteWork:
         pass
 
 
+def column_renames(alter_sql: str) -> dict[str, str]:
+    """old name -> new name for each RENAME COLUMN in an alter."""
+    return dict(re.findall(r'RENAME\s+(?:COLUMN\s+)?"?(\w+)"?\s+TO\s+"?(\w+)"?', alter_sql,
+                           re.IGNORECASE))
+
+
 def column_mapping(conn, table: str, record: MigrationRecord) -> tuple[str, str]:
     """(shadow columns, select list over the live row) for columns both tables have, with
     RENAME COLUMN in the alter mapping the old name to the new."""
-    renames = dict(re.findall(r'RENAME\s+(?:COLUMN\s+)?"?(\w+)"?\s+TO\s+"?(\w+)"?',
-                              record.alter_sql, re.IGNORECASE))
+    renames = column_renames(record.alter_sql)
     live = {c[0]: c for c in columns(conn, table)}
     targets, sources = [], []
     for name, _, _, generated in columns(conn, record.shadow_table):
@@ -527,8 +550,7 @@ def _reverse_triggers(conn, record: MigrationRecord, pk: list[str], old_table: s
                       new_table: str) -> tuple[list[str], list[str]]:
     """Triggers on the new live table writing each change to the old table; and the old
     NOT NULL columns without a default that no new column feeds."""
-    renames = dict(re.findall(r'RENAME\s+(?:COLUMN\s+)?"?(\w+)"?\s+TO\s+"?(\w+)"?',
-                              record.alter_sql, re.IGNORECASE))
+    renames = column_renames(record.alter_sql)
     new_cols = {c[0] for c in columns(conn, new_table)}
     info = {r[1]: r for r in conn.execute(f"PRAGMA table_info({q(old_table)})")}
     targets, values, missing = [], [], []
@@ -684,86 +706,48 @@ class SqliteSwitch:
 @contextmanager
 def switch_engine(url: str):
     """A SqliteSwitch on an open connection, for bluegreen.cutover.run_switch."""
-    conn = connect(url)
-    try:
-        state = SqliteState(conn)
-        state.check_initialized()
+    with open_state(url) as (conn, state):
         yield SqliteSwitch(conn, state)
-    finally:
-        conn.close()
 
 
 def finish(url: str, tables: list[str], *, dry_run: bool = False, **_):
-    conn = connect(url)
-    try:
-        state = SqliteState(conn)
-        state.check_initialized()
-        records = []
-        for table in tables:
-            record = state.active(table)
-            if record is None:
-                raise NoActiveMigration(table, "nothing to finish")
-            if record.state != "cut_over":
-                raise WrongState(table, record.state, ("cut_over",), "finish")
-            records.append(record)
+    with open_state(url) as (conn, state):
+        records = require_active(state, tables, ("cut_over",), "finish", "nothing to finish")
         statements = [s for r in records for s in (
             _drop_triggers("bluegreen_reverse", r)
             + [f"DROP TABLE IF EXISTS {q(r.old_table)}",
                f"DROP TABLE IF EXISTS {q(r.queue_table)}"])]
         if dry_run:
             return records, statements
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with immediate(conn):
             for statement in statements:
                 conn.execute(statement)
             for record in records:
                 conn.execute("DELETE FROM bluegreen_chunks WHERE migration_id = ?", (record.id,))
                 state.transition(record, ("cut_over",), "finished", "finish", finished_at=now())
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
         return [state.get(r.id) for r in records], statements
-    finally:
-        conn.close()
 
 
 def abort(url: str, table: str, *, dry_run: bool = False, **_):
-    conn = connect(url)
-    try:
-        state = SqliteState(conn)
-        state.check_initialized()
-        record = state.active(table)
-        if record is None:
-            raise NoActiveMigration(table, "nothing to abort")
-        if record.state not in ("copying", "synced", "rolled_back"):
-            raise WrongState(table, record.state, ("copying", "synced", "rolled_back"), "abort")
+    with open_state(url) as (conn, state):
+        (record,) = require_active(state, [table], ("copying", "synced", "rolled_back"),
+                                   "abort", "nothing to abort")
         statements = _drop_triggers("bluegreen_capture", record) + [
             f"DROP TABLE IF EXISTS {q(record.shadow_table)}",
             f"DROP TABLE IF EXISTS {q(record.queue_table)}"]
         if dry_run:
             return record, statements
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with immediate(conn):
             for statement in statements:
                 conn.execute(statement)
             conn.execute("DELETE FROM bluegreen_chunks WHERE migration_id = ?", (record.id,))
             record = state.transition(record, ("copying", "synced", "rolled_back"), "aborted",
                                       "abort", finished_at=now())
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
         return record, statements
-    finally:
-        conn.close()
 
 
 def status(url: str, table: str | None):
-    conn = connect(url)
-    try:
-        state = SqliteState(conn)
-        state.check_initialized()
+    with open_state(url) as (conn, state):
         if table:
             record = state.active(table) or state.latest(table)
             if record is None:
@@ -773,8 +757,6 @@ def status(url: str, table: str | None):
             records = state.all_recent()
         return [StatusRow(r, backlog(conn, r) if r.state in ACTIVE_STATES else None)
                 for r in records]
-    finally:
-        conn.close()
 
 
 def set_paused(url: str, table: str, paused: bool) -> MigrationRecord:
@@ -793,24 +775,16 @@ def verify(url: str, table: str, *, repair: bool = False, chunk_rows: int = 10_0
     """Compare live and shadow chunk by chunk inside one read transaction (a snapshot in WAL
     mode), leaving out keys still queued; with repair, queue the differing ranges and
     replay them."""
-    conn = connect(url)
-    try:
-        state = SqliteState(conn)
-        state.check_initialized()
-        record = state.active(table)
-        if record is None:
-            raise NoActiveMigration(table, "nothing to verify")
-        if record.state not in ("copying", "synced", "rolled_back"):
-            raise WrongState(table, record.state, ("copying", "synced", "rolled_back"),
-                             "verify")
+    with open_state(url) as (conn, state):
+        (record,) = require_active(state, [table], ("copying", "synced", "rolled_back"),
+                                   "verify", "nothing to verify")
         if not record.backfill_done:
             raise BluegreenError(f"the backfill of {table} is not finished; run `bluegreen "
                                  "copy` until it is synced, then verify")
         pk = primary_key(conn, table)
         targets, sources = column_mapping(conn, table, record)
         keys = ", ".join(q(k) for k in pk)
-        renames = dict(re.findall(r'RENAME\s+(?:COLUMN\s+)?"?(\w+)"?\s+TO\s+"?(\w+)"?',
-                                  record.alter_sql, re.IGNORECASE))
+        renames = column_renames(record.alter_sql)
         shadow_keys = ", ".join(q(renames.get(k, k)) for k in pk)
         queued = f"({keys}) NOT IN (SELECT {keys} FROM {q(record.queue_table)})"
         shadow_queued = (f"({shadow_keys}) NOT IN (SELECT {keys} FROM "
@@ -867,8 +841,6 @@ def verify(url: str, table: str, *, repair: bool = False, chunk_rows: int = 10_0
             while replay(conn, record, pk, mapping):
                 pass
         return result
-    finally:
-        conn.close()
 
 
 def dry_run_statements(url: str, table: str, alter_sql: str) -> list[str]:

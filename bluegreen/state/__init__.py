@@ -156,3 +156,20 @@ class StateStore:
         row = self.conn.execute("SELECT paused FROM bluegreen.migrations WHERE id = %s",
                                 (migration_id,)).fetchone()
         return bool(row and row[0])
+
+
+def require_active(store, keys: list[str], states: tuple[str, ...], action: str,
+                   hint: str = "start one with `bluegreen copy`") -> list[MigrationRecord]:
+    """The active migration of each table, refusing a missing one, one in another state, or
+    a table named twice. Works on any store with ``active(key)``."""
+    records = []
+    for key in keys:
+        record = store.active(key)
+        if record is None:
+            raise NoActiveMigration(key, hint)
+        if record.state not in states:
+            raise WrongState(key, record.state, states, action)
+        records.append(record)
+    if len({r.table_name for r in records}) != len(records):
+        raise BluegreenError("a table is named twice; name each table once")
+    return records
