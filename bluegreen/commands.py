@@ -183,7 +183,7 @@ def init(database_url: str) -> tuple[str | None, str]:
     if url.get_backend_name() == "sqlite":
         from bluegreen.dialects.sqlite import connect
 
-        connect(database_url).close()  # refuses :memory: and missing folders; turns on WAL
+        connect(database_url).close()  # refuses :memory: and missing files; turns on WAL
     import sqlalchemy as sa
 
     try:

@@ -61,7 +61,7 @@ class _Db:
         if self.sqlite:
             from bluegreen.dialects.sqlite import connect
 
-            self.conn = connect(url)
+            self.conn = connect(url, create=True)
         else:
             self.conn = dialects.pg_connect(url, "bluegreen-demo-app")
             self.conn.prepare_threshold = None

@@ -207,8 +207,12 @@ class CopyDisplay:
         extra = f"backlog {p.backlog}"
         if p.throttled:
             extra += f"  [yellow]throttled: {p.throttled}[/]"
+        # The total is the row count when the copy began; rows deleted since are never
+        # copied (replay accounts for them), so a finished backfill shows as complete.
+        done = p.phase not in ("backfill", "indexes")
         self.bar.update(self.task, description=f"{p.table} {p.phase}", completed=p.rows_copied,
-                        total=p.rows_total, rate=f"{p.rows_per_second:,.0f} rows/s",
+                        total=p.rows_copied if done else p.rows_total,
+                        rate=f"{p.rows_per_second:,.0f} rows/s",
                         extra=extra)
 
     def event(self, message: str) -> None:

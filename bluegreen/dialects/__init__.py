@@ -20,8 +20,14 @@ def sqlalchemy_url(url: str) -> URL:
         raise BadUrl(url, str(error)) from None
     if parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() != "psycopg":
         parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.get_backend_name() in ("mysql", "mariadb", "mssql", "oracle"):
+        from bluegreen.errors import BadOption
+
+        raise BadOption(f"{parsed.get_backend_name()} is not supported yet; bluegreen works "
+                        "on PostgreSQL (postgresql://user@host:port/dbname) and SQLite "
+                        "(sqlite:///path.db)")
     if parsed.get_backend_name() not in ("postgresql", "sqlite"):
-        raise BadUrl(url, f"the {parsed.get_backend_name()} dialect is not supported yet")
+        raise BadUrl(url, f"unknown database {parsed.get_backend_name()!r}")
     return parsed
 
 

@@ -58,10 +58,17 @@ def database_path(url: str) -> str:
     return parsed.database
 
 
-def connect(url: str) -> sqlite3.Connection:
+def connect(url: str, *, create: bool = False) -> sqlite3.Connection:
+    """Open the database file; a missing file is an error unless ``create`` (a typo in the
+    path must not quietly make a new, empty database)."""
     path = database_path(url)
     if not Path(path).parent.exists():
-        raise BadUrl(url, f"the folder of {path} does not exist")
+        raise BluegreenError(f"the folder {Path(path).parent} of the SQLite database does not "
+                             "exist; create it or fix the path in --database-url")
+    if not create and not Path(path).exists():
+        raise BluegreenError(f"no SQLite database at {Path(path).resolve()}; check the path in "
+                             "--database-url (sqlite:///relative/path.db or "
+                             "sqlite:////absolute/path.db)")
     conn = sqlite3.connect(path, isolation_level=None, timeout=30, check_same_thread=False)
     conn.execute("PRAGMA busy_timeout=30000")
     try:

@@ -229,3 +229,17 @@ def test_sqlite_dry_runs_change_nothing(sqlite_db):
     cut = commands.cutover(url, ["orders"], dry_run=True)
     assert any("RENAME TO" in s for s in cut.statements)
     assert commands.status(url, "orders")[0].record.state == "synced"
+
+
+def test_a_mistyped_sqlite_path_creates_nothing(tmp_path):
+    missing = tmp_path / "typo.db"
+    with pytest.raises(BluegreenError, match="no SQLite database at"):
+        commands.status(f"sqlite:///{missing}")
+    with pytest.raises(BluegreenError, match="no SQLite database at"):
+        commands.init(f"sqlite:///{missing}")
+    assert not missing.exists()
+
+
+def test_an_unsupported_database_says_so():
+    with pytest.raises(BluegreenError, match="mysql is not supported yet"):
+        commands.status("mysql://root@127.0.0.1/test")
