@@ -40,14 +40,30 @@ class Severity(str, Enum):
 
 
 @dataclass(frozen=True)
+class Batch:
+    """A data change that ``bluegreen apply`` runs in primary-key ranges, one transaction
+    each: ``statement`` (an UPDATE or DELETE of ``table``) with ``AND (key) > lo AND (key)
+    <= hi`` added for each range."""
+
+    table: str
+    key: tuple[str, ...]
+    statement: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"table": self.table, "key": list(self.key), "statement": self.statement}
+
+
+@dataclass(frozen=True)
 class Step:
-    """One step of a safe rewrite. ``repeat`` means: run until it touches no row."""
+    """One step of a safe rewrite. ``repeat`` means: run until it touches no row; ``batch``
+    says how to run it in key ranges instead (what ``bluegreen apply`` does)."""
 
     phase: str  # expand | migrate | contract
     description: str
     sql: str | None = None
     command: str | None = None
     repeat: bool = False
+    batch: Batch | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"phase": self.phase, "description": self.description}
@@ -57,6 +73,8 @@ class Step:
             out["command"] = self.command
         if self.repeat:
             out["repeat"] = True
+        if self.batch is not None:
+            out["batch"] = self.batch.to_dict()
         return out
 
 

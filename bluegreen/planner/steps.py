@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import shlex
 
-from bluegreen.planner.model import Step
+from bluegreen.planner.model import Batch, Step
 from bluegreen.planner.schema import IndexInfo, TableInfo
 
 BATCH_ROWS = 1000
@@ -46,9 +46,12 @@ def _batch_filter(table: str, pk: list[str], condition: str) -> str:
 
 def backfill(table: str, pk: list[str], assignment: str, condition: str,
              description: str) -> Step:
+    """A repeatable batch for a hand run, and the same change as key ranges for apply."""
+    batch = Batch(table, tuple(pk), f"UPDATE {ident(table)} SET {assignment} WHERE "
+                                    f"{condition}") if pk else None
     return Step("migrate", description,
                 f"UPDATE {ident(table)} SET {assignment} WHERE "
-                f"{_batch_filter(table, pk, condition)}", repeat=True)
+                f"{_batch_filter(table, pk, condition)}", repeat=True, batch=batch)
 
 
 def not_null_via_check(table: str, column: str, pg_version: int, phase: str = "contract",

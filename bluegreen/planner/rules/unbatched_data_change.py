@@ -11,7 +11,7 @@ transaction. Deleting or truncating data blue uses is a contract step.
 from __future__ import annotations
 
 from bluegreen.planner import ops, steps
-from bluegreen.planner.model import Phase, Severity, Step, Strategy, Verdict
+from bluegreen.planner.model import Batch, Phase, Severity, Step, Strategy, Verdict
 
 OPERATIONS = (ops.DataChangeOp,)
 
@@ -28,25 +28,31 @@ def check(ctx) -> Verdict | None:
             fix="run it in the contract phase, after blue is retired",
         )
     pk = ctx.table.primary_key if ctx.table else []
-    key = steps.ident(pk[0]) if len(pk) == 1 else "id"
     phase = Phase.CONTRACT if op.kind == "delete" else Phase.EXPAND
+    statement = ctx.statement.sql.strip().rstrip(";")
+    batch = Batch(table, tuple(pk), statement) if pk else None
+    key = ", ".join(steps.ident(k) for k in pk) if pk else "id"
     if op.kind == "delete":
-        where = ctx.statement.sql.split(" WHERE ", 1)[1] if " WHERE " in ctx.statement.sql \
-            else "true"
-        batch = Step("migrate", f"delete {steps.BATCH_ROWS} rows at a time",
-                     f"DELETE FROM {steps.ident(table)} WHERE {key} IN (SELECT {key} FROM "
-                     f"{steps.ident(table)} WHERE {where} LIMIT {steps.BATCH_ROWS})",
-                     repeat=True)
+        where = statement.split(" WHERE ", 1)[1] if " WHERE " in statement else "true"
+        key_row = f"({key})" if len(pk) > 1 else key
+        step = Step(
+            "migrate" if phase is Phase.EXPAND else "contract",
+            f"delete {steps.BATCH_ROWS} rows at a time",
+            f"DELETE FROM {steps.ident(table)} WHERE {key_row} IN (SELECT {key} FROM "
+            f"{steps.ident(table)} WHERE {where} LIMIT {steps.BATCH_ROWS})",
+            repeat=True, batch=batch)
     else:
-        batch = Step("migrate", f"run the UPDATE over key ranges of {steps.BATCH_ROWS}: add "
-                                f"`AND {key} > :lo AND {key} <= :hi` and walk :lo upwards, "
-                                "one transaction per range")
+        step = Step("migrate", f"run the UPDATE over primary-key ranges of "
+                               f"{steps.BATCH_ROWS}: add `AND ({key}) > :lo AND ({key}) <= "
+                               ":hi` and walk :lo upwards, one transaction per range "
+                               "(bluegreen apply does this)", batch=batch)
     return Verdict(
         rule="unbatched-data-change", severity=Severity.ERROR, phase=phase, blocking=True,
-        strategy=Strategy.MANUAL,
+        # With a known primary key, bluegreen apply runs it in key ranges.
+        strategy=Strategy.EXPAND_CONTRACT if batch else Strategy.MANUAL,
         message=f"{op.kind.upper()} on {table} in one statement locks every row it touches "
                 "until it commits",
         fix=f"run it in batches of {steps.BATCH_ROWS} rows by primary key, one transaction "
             "each",
-        steps=(batch,),
+        steps=(step,),
     )
