@@ -62,6 +62,10 @@ class MigrationRecord:
     synced_at: datetime | None
     cut_over_at: datetime | None
     finished_at: datetime | None
+    # The OIDs of the live table and the shadow when the copy started (PostgreSQL; None on
+    # SQLite and for migrations recorded before revision 0003).
+    live_oid: int | None = None
+    shadow_oid: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out = dict(self.__dict__)

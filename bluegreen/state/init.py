@@ -57,7 +57,11 @@ def upgrade(url) -> tuple[str | None, str]:
             if connection.dialect.name == "sqlite":
                 opts = {"version_table": "bluegreen_alembic_version"}
             else:
-                connection.exec_driver_sql(f"CREATE SCHEMA IF NOT EXISTS {STATE_SCHEMA}")
+                # CREATE SCHEMA needs CREATE on the database even when the schema exists: a
+                # role that an admin gave a ready schema must not need it.
+                if connection.exec_driver_sql(
+                        f"SELECT to_regnamespace('{STATE_SCHEMA}')").scalar() is None:
+                    connection.exec_driver_sql(f"CREATE SCHEMA IF NOT EXISTS {STATE_SCHEMA}")
                 # One init at a time: a second concurrent init waits, then finds it done.
                 connection.exec_driver_sql(
                     "SELECT pg_advisory_xact_lock(hashtext('bluegreen.init'))")
