@@ -6,13 +6,17 @@ and never a traceback for these.
 
 from __future__ import annotations
 
+from bluegreen.redact import redact
+
 
 class BluegreenError(Exception):
-    """Base class: a user-facing refusal. ``exit_code`` is what the CLI returns."""
+    """Base class: a user-facing refusal. ``exit_code`` is what the CLI returns. The message
+    is redacted here, so no password reaches the user through an error."""
 
     exit_code = 2
 
     def __init__(self, message: str) -> None:
+        message = redact(message)
         super().__init__(message)
         self.message = message
 
@@ -58,7 +62,7 @@ class BadUrl(BluegreenError):
     def __init__(self, url: str, detail: str) -> None:
         super().__init__(f"{url!r} is not a database URL ({detail}); use "
                          "postgresql://user@host:port/dbname or sqlite:///path.db")
-        self.url = url
+        self.url = redact(url)
 
 
 class BadOption(BluegreenError):
@@ -81,6 +85,20 @@ class CopyCancelled(BluegreenError):
     def __init__(self, table: str) -> None:
         super().__init__(f"the copy of {table} was stopped; run the same command again to "
                          "resume it, or `bluegreen abort` to drop it")
+
+
+class CopyAborted(BluegreenError):
+    def __init__(self, table: str) -> None:
+        super().__init__(f"the copy of {table} was aborted (`bluegreen abort`) while it ran, and "
+                         "stopped; start a new one with `bluegreen copy "
+                         f"{table} --alter ...`")
+        self.table = table
+
+
+class Interrupted(BluegreenError):
+    """Ctrl-C: the message says what was interrupted and the command that resumes it."""
+
+    exit_code = 130
 
 
 class LockBusy(Exception):

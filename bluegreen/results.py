@@ -19,6 +19,7 @@ class Progress:
     rows_replayed: int
     chunk_size: int
     throttled: str | None
+    rate_limit: float | None = None  # --max-rows-per-second, when given
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)

@@ -2,6 +2,9 @@
 
 The trigger stores keys only, never values: replay re-reads the live row, so capture is
 cheap, idempotent and order-insensitive. A primary-key update queues both keys.
+
+Trigger functions run with their owner's rights (SECURITY DEFINER, a fixed search_path):
+the app's own role keeps the DML rights it had and needs no grant on bluegreen's schema.
 """
 
 from __future__ import annotations
@@ -41,8 +44,25 @@ def function_ddl(queue: TableRef, pk: list[str]) -> sql.Composed:
         "  END IF;\n"
         "  RETURN NULL;\n"
         "END").format(queue=queue.ident, cols=cols, new=new, old=old)
-    return sql.SQL("CREATE OR REPLACE FUNCTION {}() RETURNS trigger LANGUAGE plpgsql AS {}"
-                   ).format(_function(queue), sql.Literal(body.as_string(None)))
+    return trigger_function_ddl(_function(queue), body.as_string(None))
+
+
+def trigger_function_ddl(name: sql.Composable, body: str) -> sql.Composed:
+    """A PL/pgSQL trigger function that runs as its owner (bluegreen's role), whoever
+    writes: SECURITY DEFINER with a search_path that no other role can plant objects in
+    (every name in the body is schema-qualified)."""
+    return sql.SQL("CREATE OR REPLACE FUNCTION {}() RETURNS trigger LANGUAGE plpgsql "
+                   "SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS {}").format(
+        name, sql.Literal(body))
+
+
+def revoke_ddl(name: sql.Composable) -> sql.Composed:
+    """Nobody calls a trigger function directly; firing a trigger needs no EXECUTE."""
+    return sql.SQL("REVOKE ALL ON FUNCTION {}() FROM PUBLIC").format(name)
+
+
+def revoke_capture_ddl(queue: TableRef) -> sql.Composed:
+    return revoke_ddl(_function(queue))
 
 
 def trigger_ddl(live: TableRef, queue: TableRef) -> sql.Composed:
@@ -65,8 +85,8 @@ def truncate_ddl(live: TableRef, shadow: TableRef, queue: TableRef) -> list[sql.
     body = sql.SQL("BEGIN\n  TRUNCATE {shadow};\n  DELETE FROM {queue};\n  RETURN NULL;\nEND"
                    ).format(shadow=shadow.ident, queue=queue.ident)
     return [
-        sql.SQL("CREATE OR REPLACE FUNCTION {}() RETURNS trigger LANGUAGE plpgsql AS {}").format(
-            _truncate_function(queue), sql.Literal(body.as_string(None))),
+        trigger_function_ddl(_truncate_function(queue), body.as_string(None)),
+        revoke_ddl(_truncate_function(queue)),
         truncate_trigger_ddl(live, queue),
     ]
 

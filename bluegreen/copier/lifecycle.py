@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 
-from bluegreen.errors import BluegreenError, CopyCancelled
+from bluegreen.errors import BadAlter, BluegreenError, CopyCancelled
 from bluegreen.results import CopyResult
 from bluegreen.state import WrongState
 
@@ -23,6 +23,9 @@ def run_copy(engine, alter_sql: str | None, options, on_event):
         if alter_sql is None:
             raise BluegreenError(f"no copy of {key} to resume; start one with --alter "
                                  "\"ALTER TABLE ...\"")
+        if not alter_sql.strip():
+            raise BadAlter(f"--alter is empty: give the change to make, e.g. --alter \"ALTER "
+                           f"TABLE {key} ALTER COLUMN ... TYPE ...\" (nothing was created)")
         record = engine.create(alter_sql)
         on_event(f"created {record.shadow_table} and the capture triggers")
     else:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import queue as queue_mod
+import re
 import shutil
 import threading
 import time
@@ -30,21 +31,38 @@ from psycopg import sql
 
 from bluegreen import dialects
 from bluegreen.copier import capture, chunks
+from bluegreen.copier.fit import MISFITS, describe_key, find_null, first_misfit, misfit_error
 from bluegreen.copier.shadow import (
     AlterSpec,
     BadAlter,
     column_exprs,
+    constraint_name,
     parse_alter,
     planned_columns,
     reverse_source_names,
 )
-from bluegreen.copier.tables import TableFacts, TableRef, TableRefused, read_table
-from bluegreen.copier.throttle import ChunkSizer, Throttle, ThrottleSettings
-from bluegreen.errors import BluegreenError
+from bluegreen.copier.tables import (
+    STATE_SCHEMA,
+    TableFacts,
+    TableRef,
+    TableRefused,
+    TableReplaced,
+    check_identity,
+    current_oid,
+    names_for,
+    read_table,
+)
+from bluegreen.copier.throttle import (
+    ChunkSizer,
+    Throttle,
+    ThrottleSettings,
+    TokenBucket,
+    check_replication_access,
+    check_throttle_query,
+)
+from bluegreen.errors import BluegreenError, CopyAborted, Interrupted
 from bluegreen.results import CopyResult, Progress
-from bluegreen.state import MigrationRecord, StateStore
-
-STATE_SCHEMA = "bluegreen"
+from bluegreen.state import MigrationRecord, StateStore, locks
 
 
 @dataclass
@@ -58,14 +76,6 @@ class CopyOptions:
     replay_batch: int = 5000
     lock_timeout_ms: int = 500
     long_transaction_seconds: int = 60
-
-
-def names_for(ref: TableRef, migration_id: int) -> tuple[TableRef, TableRef, TableRef]:
-    """(shadow, old, queue) for a migration."""
-    shadow = ref.sibling(f"_bg{migration_id}_{ref.name}"[:59] + "_new")
-    old = ref.sibling(f"_bg{migration_id}_{ref.name}"[:59] + "_old")
-    queue = TableRef(STATE_SCHEMA, f"queue_{migration_id}")
-    return shadow, old, queue
 
 
 def _render(conn: psycopg.Connection | None, statement: sql.Composable | str) -> str:
@@ -87,21 +97,51 @@ def create_statements(conn, live: TableFacts, spec: AlterSpec, shadow: TableRef,
     out += spec.render_for(shadow)
     out += [capture.queue_ddl(queue, live.primary_key, live.pk_types()),
             capture.function_ddl(queue, live.primary_key),
+            capture.revoke_capture_ddl(queue),
             capture.trigger_ddl(live.ref, queue),
             *capture.truncate_ddl(live.ref, shadow, queue)]
     return [_render(conn, s) for s in out]
 
 
+def _guarded(conn, shadow: TableRef, name: str, statement: str) -> str:
+    """A constraint statement that does nothing when the shadow has the constraint already
+    (a copy resumed after a crash builds it again)."""
+    return _render(conn, sql.SQL(
+        "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = {}::regclass "
+        "AND conname = {}) THEN {}; END IF; END $$").format(
+        sql.Literal(_render(conn, shadow.ident)), sql.Literal(name), sql.SQL(statement)))
+
+
+def built_name(migration_id: int, final: str) -> str:
+    """The shadow's name for an index or constraint that takes ``final`` at cutover: index
+    names share the schema's namespace with the live table's, so they wait under a
+    prefix."""
+    return (f"_bg{migration_id}_" + final)[:63]
+
+
+def shadow_names(live: TableFacts, spec: AlterSpec, migration_id: int) -> dict[str, str]:
+    """{name on the shadow: name it takes at cutover} for everything built after the
+    backfill (the primary key, indexes, unique, foreign-key and exclusion constraints)."""
+    finals = [constraint_name(spec, live.pk_name or f"{live.ref.name}_pkey")]
+    finals += [name for name, _ in live.index_defs]
+    finals += [constraint_name(spec, name) for name, _, _ in live.constraint_defs
+               if name not in spec.dropped_constraints]
+    return {built_name(migration_id, final): final for final in finals}
+
+
 def secondary_statements(conn, live: TableFacts, spec: AlterSpec, shadow: TableRef,
                          migration_id: int) -> tuple[list[str], list[str]]:
-    """The primary key, indexes and unique / foreign-key constraints for the shadow, built
-    after the backfill; each is safe to run again after a crash. Returns (statements,
-    warnings about what could not be carried over)."""
+    """The primary key, indexes and unique / foreign-key / exclusion constraints for the
+    shadow, built after the backfill; each is safe to run again after a crash. Returns
+    (statements, warnings about what could not be carried over).
+
+    A foreign key of the table to itself is built on the shadow pointing at the shadow,
+    DEFERRABLE INITIALLY DEFERRED: replay deletes and re-inserts rows, so a parent and its
+    child meet again only at commit. Cutover gives it back its own timing."""
     renames = reverse_source_names(spec)
     pk = [renames.get(k, k) for k in live.primary_key]
-    prefix = f"_bg{migration_id}_"
-    # Named after the live table's key, so that cutover can give it the live name back.
-    pk_name = (prefix + (live.pk_name or f"{live.ref.name}_pkey"))[:63]
+    pk_name = built_name(migration_id, constraint_name(
+        spec, live.pk_name or f"{live.ref.name}_pkey"))
     statements: list[str] = [_render(conn, sql.SQL(
         "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = {}::regclass "
         "AND contype = 'p') THEN ALTER TABLE {} ADD CONSTRAINT {} PRIMARY KEY ({}); END IF; "
@@ -120,36 +160,47 @@ def secondary_statements(conn, live: TableFacts, spec: AlterSpec, shadow: TableR
         for param in stmt.indexParams:
             if param.name:
                 param.name = renames[param.name]
-        stmt.idxname = (prefix + name)[:63]
+        stmt.idxname = built_name(migration_id, name)
         stmt.if_not_exists = True
         stmt.relation.schemaname, stmt.relation.relname = shadow.schema, shadow.name
         statements.append(RawStream()(stmt))
     for name, kind, definition in live.constraint_defs:
+        if name in spec.dropped_constraints:
+            continue
         parsed = pglast.parse_sql(f"ALTER TABLE x ADD CONSTRAINT c {definition}")[0].stmt
         constraint = parsed.cmds[0].def_
-        key_lists = [attr for attr in ("keys", "fk_attrs") if getattr(constraint, attr, None)]
+        self_fk = kind == "f" and name in live.self_fks
+        key_lists = [attr for attr in ("keys", "fk_attrs") + (("pk_attrs",) if self_fk else ())
+                     if getattr(constraint, attr, None)]
+        elements = [pair[0] for pair in (constraint.exclusions or ())] if kind == "x" else []
         dropped = [k.sval for attr in key_lists for k in getattr(constraint, attr)
                    if k.sval not in renames]
-        if dropped or kind == "x":
-            warnings.append(f"constraint {name} ({definition}) is not carried over"
-                            + (f": the alter drops {', '.join(dropped)}" if dropped else ""))
+        dropped += [e.name for e in elements if e.name and e.name not in renames]
+        if dropped:
+            warnings.append(f"constraint {name} ({definition}) is not carried over: the alter "
+                            f"drops {', '.join(dropped)}")
             continue
         for attr in key_lists:
             for k in getattr(constraint, attr):
                 k.sval = renames[k.sval]
-        constraint.conname = (prefix + name)[:63]
+        for element in elements:
+            if element.name:
+                element.name = renames[element.name]
+        final = built_name(migration_id, constraint_name(spec, name))
+        constraint.conname = final
         if kind == "f":
             constraint.skip_validation = True
             constraint.initially_valid = False
+        if self_fk:
+            constraint.pktable.schemaname = shadow.schema
+            constraint.pktable.relname = shadow.name
+            constraint.deferrable = True
+            constraint.initdeferred = True
         parsed.relation.schemaname, parsed.relation.relname = shadow.schema, shadow.name
-        statements.append(_render(conn, sql.SQL(
-            "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = "
-            "{}::regclass AND conname = {}) THEN {}; END IF; END $$").format(
-            sql.Literal(_render(conn, shadow.ident)), sql.Literal(constraint.conname),
-            sql.SQL(RawStream()(parsed)))))
+        statements.append(_guarded(conn, shadow, final, RawStream()(parsed)))
         if kind == "f":
             statements.append(_render(conn, sql.SQL("ALTER TABLE {} VALIDATE CONSTRAINT {}")
-                                      .format(shadow.ident, sql.Identifier(prefix + name))))
+                                      .format(shadow.ident, sql.Identifier(final))))
     return statements, warnings
 
 
@@ -166,6 +217,8 @@ class Copier:
         self.stop = threading.Event()
         self.warnings: list[str] = []
         self.errors: list[BaseException] = []
+        self.migration_id: int | None = None
+        self.context: _Context | None = None
 
     def cancel(self) -> None:
         """Stop at the next unit of work; the checkpoint lets a later run resume."""
@@ -173,21 +226,35 @@ class Copier:
 
     # ---- pre-flight -----------------------------------------------------------------------
 
+    def _check_options(self, conn: psycopg.Connection) -> None:
+        """Options that would fail later are refused now, before anything is created."""
+        settings = self.options.throttle
+        if settings.throttle_query:
+            check_throttle_query(conn, settings.throttle_query, settings.query_timeout)
+        if settings.max_replication_lag is not None:
+            check_replication_access(conn)
+
     def _preflight(self, conn: psycopg.Connection, live: TableFacts) -> None:
-        row = conn.execute("SELECT current_setting('data_directory', true)").fetchone()
+        # data_directory is readable by superusers and pg_read_all_settings only; the table's
+        # owner is often neither, and then the free space is simply unknown.
+        row = conn.execute("SELECT CASE WHEN pg_has_role(current_user, 'pg_read_all_settings', "
+                           "'USAGE') THEN current_setting('data_directory') END").fetchone()
         data_dir = row[0] if row else None
+        free = None
         if data_dir:
             try:
                 free = shutil.disk_usage(data_dir).free
             except OSError:
                 free = None
-            if free is not None and free < live.size_bytes * 2:
-                raise TableRefused(
-                    f"{live.ref.key} takes {live.size_bytes / 1e9:.2f} GB and the shadow needs "
-                    f"as much again plus its indexes, but only {free / 1e9:.2f} GB are free; "
-                    "free disk space first")
-        else:
-            self.warnings.append("free disk space unknown (the server is not on this machine)")
+        if free is not None and free < live.size_bytes * 2:
+            raise TableRefused(
+                f"{live.ref.key} takes {live.size_bytes / 1e9:.2f} GB and the shadow needs "
+                f"as much again plus its indexes, but only {free / 1e9:.2f} GB are free; "
+                "free disk space first")
+        if free is None:
+            self.warnings.append("free disk space unknown (the server is not on this machine, "
+                                 "or this role cannot read data_directory): the shadow needs "
+                                 f"about {live.size_bytes / 1e9:.2f} GB plus its indexes")
         for pid, seconds, query in conn.execute(
                 "SELECT pid, EXTRACT(EPOCH FROM now() - xact_start)::int, left(query, 60) "
                 "FROM pg_stat_activity WHERE xact_start < now() - make_interval(secs => %s) "
@@ -195,27 +262,89 @@ class Copier:
             self.warnings.append(f"transaction open for {seconds}s (pid {pid}: {query!r}): "
                                  "it holds back vacuum and may delay the trigger install")
 
+    def _shape(self, conn: psycopg.Connection, oid: int) -> tuple:
+        """What an alter can change about a table, for comparing live and shadow."""
+        columns = conn.execute(
+            "SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, "
+            "pg_get_expr(d.adbin, d.adrelid), a.attgenerated, a.attidentity, a.attcollation, "
+            "a.attstorage, a.attcompression, a.attstattarget, a.attoptions, "
+            "col_description(a.attrelid, a.attnum) "
+            "FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND "
+            "d.adnum = a.attnum WHERE a.attrelid = %s AND a.attnum > 0 AND NOT a.attisdropped "
+            "ORDER BY a.attnum", (oid,)).fetchall()
+        constraints = conn.execute(
+            "SELECT conname, contype, pg_get_constraintdef(oid) FROM pg_constraint WHERE "
+            "conrelid = %s AND contype IN ('c', 'p', 'u', 'f', 'x', 't') ORDER BY conname",
+            (oid,)).fetchall()
+        table = conn.execute("SELECT reloptions, relpersistence, reltablespace, relreplident, "
+                             "relowner, relrowsecurity, relforcerowsecurity FROM pg_class "
+                             "WHERE oid = %s", (oid,)).fetchone()
+        return (columns, constraints, table)
+
+    def _dry_build(self, conn: psycopg.Connection, live: TableFacts, spec: AlterSpec
+                   ) -> TableFacts:
+        """Build the shadow in a transaction that is rolled back, before anything is made
+        for real: refuses an alter that does not build or changes nothing, and tells which
+        columns become NOT NULL. Takes no lock the app would notice."""
+        shadow = live.ref.sibling(f"_bg_trial_{live.ref.name}"[:63])
+        try:
+            with conn.transaction(force_rollback=True):
+                conn.execute(sql.SQL("CREATE TABLE {} (LIKE {} INCLUDING DEFAULTS INCLUDING "
+                                     "CONSTRAINTS INCLUDING IDENTITY INCLUDING GENERATED "
+                                     "INCLUDING STORAGE INCLUDING COMMENTS)").format(
+                    shadow.ident, live.ref.ident))
+                before = self._shape(conn, read_table(conn, shadow, for_copy=False).oid)
+                for statement in spec.render_for(shadow):
+                    conn.execute(statement)
+                facts = read_table(conn, shadow, for_copy=False)
+                after = self._shape(conn, facts.oid)
+        except psycopg.Error as error:
+            raise BadAlter(f"the new shape does not build: {str(error).splitlines()[0]}; fix "
+                           "--alter") from None
+        if before == after and not spec.dropped_constraints and not spec.constraint_renames:
+            raise BadAlter(f"--alter changes nothing about {live.ref.key}; give the change to "
+                           "make (nothing was created)")
+        return facts
+
+    def _check_not_null(self, conn: psycopg.Connection, live: TableFacts, spec: AlterSpec,
+                        trial: TableFacts) -> None:
+        """A column the alter makes NOT NULL must have no NULL now: checked exactly (not by
+        sampling), before the copy starts, so it cannot wedge halfway."""
+        tightened = [c.name for c in trial.columns if c.not_null and spec.source_of.get(c.name)
+                     and not (live.column(spec.source_of[c.name]) or c).not_null]
+        tightened += [c.name for c in trial.columns if c.not_null and c.name in spec.using]
+        if not tightened:
+            return
+        exprs = column_exprs(live, trial.columns, spec)
+        key = chunks.KeySet(live.primary_key, live.pk_types())
+        rate = self.options.throttle.max_rows_per_second
+        bucket = TokenBucket(rate) if rate else None
+        found = find_null(conn, live.ref, key, exprs, tightened,
+                          take=(lambda n: bucket.take(n, self.stop)) if bucket else None,
+                          chunk_rows=max(1000, int(rate or 0) // 2))
+        if found:
+            column, values = found
+            raise BadAlter(
+                f"{column} is NULL in the row with {describe_key(key, values)} of "
+                f"{live.ref.key} (maybe in others too), and --alter makes it NOT NULL; set "
+                "those rows first (or give the column a DEFAULT or USING), then run the copy "
+                "again. Nothing was created")
+
     def _trial_copy(self, conn: psycopg.Connection, live: TableFacts, spec: AlterSpec,
                     shadow: TableRef) -> None:
         """Copy a sample of rows and roll it back: a NOT NULL column without a default or a
         cast that fails shows up now, not halfway through the backfill."""
         exprs = column_exprs(live, read_table(conn, shadow, for_copy=False).columns, spec)
-        targets = sql.SQL(", ").join(sql.Identifier(n) for n, _ in exprs)
-        values = sql.SQL(", ").join(e for _, e in exprs)
-        trial = sql.SQL("INSERT INTO {} ({}) OVERRIDING SYSTEM VALUE SELECT {} FROM {} "
-                        "TABLESAMPLE SYSTEM (1) LIMIT 1000").format(
-            shadow.ident, targets, values, live.ref.ident)
-        first = sql.SQL("INSERT INTO {} ({}) OVERRIDING SYSTEM VALUE SELECT {} FROM {} "
-                        "LIMIT 100").format(shadow.ident, targets, values, live.ref.ident)
-        try:
-            with conn.transaction(savepoint_name="bluegreen_trial", force_rollback=True):
-                conn.execute(first)
-                conn.execute(sql.SQL("DELETE FROM {}").format(shadow.ident))
-                conn.execute(trial)
-        except psycopg.Error as error:
-            raise BadAlter(f"existing rows do not fit the new shape: "
-                           f"{str(error).splitlines()[0]}; fix --alter (a USING clause, a "
-                           "DEFAULT for a NOT NULL column)") from None
+        key = chunks.KeySet(live.primary_key, live.pk_types())
+        keys = [tuple(r) for r in conn.execute(sql.SQL(
+            "(SELECT {cols} FROM {live} ORDER BY {cols} LIMIT 100) UNION "
+            "(SELECT {cols} FROM {live} TABLESAMPLE SYSTEM (1) LIMIT 1000)").format(
+            cols=key.cols, live=live.ref.ident))]
+        found = first_misfit(conn, live.ref, shadow, key, exprs, keys)
+        if found:
+            raise BadAlter(f"existing rows do not fit the new shape: the row with "
+                           f"{describe_key(key, found[0])}: {found[1]}; fix --alter (a USING "
+                           "clause, a DEFAULT for a NOT NULL column) or that row")
 
     def _create(self, conn: psycopg.Connection, store: StateStore, live: TableFacts,
                 spec: AlterSpec) -> MigrationRecord:
@@ -225,11 +354,11 @@ class Copier:
             try:
                 with conn.transaction():
                     conn.execute(f"SET LOCAL lock_timeout = {int(self.options.lock_timeout_ms)}")
+                    if current_oid(conn, live.ref) != live.oid:
+                        raise TableReplaced(f"{live.ref.key} was dropped or replaced while the "
+                                            "copy started; run the command again")
                     record = store.create(live.ref.key, alter_sql, "", "", "")
                     shadow, old, queue = names_for(live.ref, record.id)
-                    conn.execute("UPDATE bluegreen.migrations SET shadow_table = %s, old_table "
-                                 "= %s, queue_table = %s WHERE id = %s",
-                                 (shadow.name, old.name, queue.name, record.id))
                     for statement in create_statements(conn, live, spec, shadow, queue):
                         try:
                             conn.execute(statement)
@@ -238,6 +367,11 @@ class Copier:
                         except psycopg.Error as error:
                             raise BadAlter(f"the new shape does not build: "
                                            f"{str(error).splitlines()[0]}; fix --alter") from None
+                    conn.execute("UPDATE bluegreen.migrations SET shadow_table = %s, old_table "
+                                 "= %s, queue_table = %s, live_oid = %s, shadow_oid = %s::regclass"
+                                 "::oid WHERE id = %s",
+                                 (shadow.name, old.name, queue.name, live.oid,
+                                  shadow.text(conn), record.id))
                     self._trial_copy(conn, live, spec, shadow)
                     return store.get(record.id)
             except psycopg.errors.LockNotAvailable:
@@ -256,11 +390,53 @@ class Copier:
         with self.conn:
             self.store = StateStore(self.conn)
             self.store.check_initialized()
-            try:
-                return run_copy(self, self.alter_sql, self.options, self.on_event)
-            except KeyboardInterrupt:
-                self.stop.set()
-                raise
+            self._check_options(self.conn)
+            with locks.held(self.conn, f"copy:{self.ref.key}", f"a copy of {self.ref.key}",
+                            f"wait for it, or stop it first (`bluegreen status {self.ref.key}` "
+                            "shows its progress)"):
+                try:
+                    return run_copy(self, self.alter_sql, self.options, self.on_event)
+                except KeyboardInterrupt:
+                    self.stop.set()
+                    raise self._interrupted() from None
+                except (psycopg.Error, BluegreenError) as error:
+                    raise self._explain(error) from None
+
+    def _state(self) -> str | None:
+        if self.migration_id is None:
+            return None
+        try:
+            with psycopg.connect(self.url, autocommit=True, connect_timeout=5) as conn:
+                row = conn.execute("SELECT state FROM bluegreen.migrations WHERE id = %s",
+                                   (self.migration_id,)).fetchone()
+        except psycopg.Error:
+            return None
+        return row[0] if row else None
+
+    def _explain(self, error: BaseException) -> BluegreenError:
+        """One line for whatever stopped the copy: what the throttle saw (the migration was
+        aborted, the table replaced), else the error itself."""
+        fatal = self.context.throttle.fatal if self.context else None
+        if fatal is not None:
+            return fatal
+        if self._state() == "aborted":
+            return CopyAborted(self.ref.key)
+        if isinstance(error, BluegreenError):
+            return error
+        detail = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
+        return BluegreenError(f"the copy of {self.ref.key} stopped on a database error: "
+                              f"{detail}; run the same command again to resume, or "
+                              f"`bluegreen abort {self.ref.key}` to drop it")
+
+    def _interrupted(self) -> Interrupted:
+        state = self._state()
+        if state is None:
+            return Interrupted(f"interrupted before the copy of {self.ref.key} was created; "
+                               "nothing was changed")
+        rows = self.context.rows_copied if self.context else 0
+        return Interrupted(f"interrupted: the copy of {self.ref.key} stopped ({rows:,} rows "
+                           f"copied, state {state}); run `bluegreen copy {self.ref.key}` to "
+                           f"resume it, or `bluegreen abort {self.ref.key}` to drop it")
 
     # ---- the engine's side of run_copy ----------------------------------------------------
 
@@ -272,17 +448,31 @@ class Copier:
         return _now(self.conn)
 
     def inspect(self) -> None:
+        if self.ref.schema == STATE_SCHEMA:
+            raise TableRefused(f"{self.ref.key} is one of bluegreen's own state tables; "
+                               "bluegreen does not copy them")
+        if re.fullmatch(r"_bg\d+o?_.*", self.ref.name) or \
+                self.ref.name.startswith("_bg_trial_"):
+            raise TableRefused(f"{self.ref.key} is a table bluegreen made for a migration (a "
+                               "shadow or an old copy); copy the live table instead")
         self.live = read_table(self.conn, self.ref)
 
     def create(self, alter_sql: str) -> MigrationRecord:
         spec = parse_alter(alter_sql, self.live)
         self._preflight(self.conn, self.live)
+        trial = self._dry_build(self.conn, self.live, spec)
+        self._check_not_null(self.conn, self.live, spec, trial)
         self.alter_sql = alter_sql
-        return self._create(self.conn, self.store, self.live, spec)
+        record = self._create(self.conn, self.store, self.live, spec)
+        self.migration_id = record.id
+        return record
 
     def open(self, record: MigrationRecord) -> _Context:
+        self.migration_id = record.id
+        check_identity(self.conn, record, "resume the copy of")
         parse_alter(record.alter_sql, self.live)  # the recorded alter still fits the table
         context = _Context(self, self.conn, self.store, open_migration(self.conn, record))
+        self.context = context
         context.start()
         return context
 
@@ -297,7 +487,12 @@ class MigrationTables:
     queue: TableRef
     key: chunks.KeySet
     shadow_key: chunks.KeySet
-    exprs: list
+    exprs: list  # what the copy inserts: assignment casts, as the ALTER would cast
+    compare_exprs: list | None = None  # explicit casts, to compare values with the shadow's
+
+    @property
+    def comparable(self) -> list:
+        return self.compare_exprs if self.compare_exprs is not None else self.exprs
 
 
 def open_migration(conn: psycopg.Connection, record: MigrationRecord) -> MigrationTables:
@@ -312,7 +507,15 @@ def open_migration(conn: psycopg.Connection, record: MigrationRecord) -> Migrati
     key = chunks.KeySet(live.primary_key, live.pk_types())
     shadow_key = chunks.KeySet([renames[k] for k in live.primary_key], key.types)
     return MigrationTables(record, live, shadow, queue, key, shadow_key,
-                           column_exprs(live, shadow_facts.columns, spec))
+                           column_exprs(live, shadow_facts.columns, spec),
+                           column_exprs(live, shadow_facts.columns, spec, assignment=False))
+
+
+# Errors a batch can hit only because it holds part of a change that spans batches (two rows
+# that swapped a unique value, a parent and child of a deferred self-reference, ranges that
+# moved past each other): the whole backlog holds both sides.
+_SPLIT_CHANGE = (psycopg.errors.UniqueViolation, psycopg.errors.ForeignKeyViolation,
+                 psycopg.errors.ExclusionViolation)
 
 
 def replay_batch(conn: psycopg.Connection, m: MigrationTables, condition, params: list,
@@ -322,12 +525,21 @@ def replay_batch(conn: psycopg.Connection, m: MigrationTables, condition, params
 
     Two rows that swapped a unique value can land in different batches, and the first batch
     then collides with the second row's old value: replay the whole backlog at once, which
-    holds both sides of the swap."""
+    holds both sides of the swap. A live row that does not fit the new shape stops the
+    replay with its key named (it stays queued)."""
     try:
-        return _replay(conn, m, condition, params, limit)
-    except psycopg.errors.UniqueViolation:
-        everything = conn.execute(chunks.backlog(m.queue)).fetchone()[0]
-        return _replay(conn, m, condition, params, max(limit, everything))
+        try:
+            return _replay(conn, m, condition, params, limit)
+        except _SPLIT_CHANGE:
+            everything = conn.execute(chunks.backlog(m.queue)).fetchone()[0]
+            return _replay(conn, m, condition, params, max(limit, everything))
+    except MISFITS as error:
+        keys = [tuple(r) for r in conn.execute(sql.SQL(
+            "SELECT DISTINCT {} FROM (SELECT * FROM {} ORDER BY bg_seq LIMIT %s) q").format(
+            m.key.cols, m.queue.ident), (max(limit, 1),))]
+        found = first_misfit(conn, m.live.ref, m.shadow, m.key, m.exprs, keys)
+        raise misfit_error(m.live.ref.key, m.key, found, str(error).splitlines()[0],
+                           "replaying a change the app made") from None
 
 
 def _replay(conn: psycopg.Connection, m: MigrationTables, condition, params: list,
@@ -361,11 +573,15 @@ class _Context:
         self.shadow_key = migration.shadow_key
         self.exprs = migration.exprs
         self.stop = copier.stop
-        self.sizer = ChunkSizer(self.options.chunk_size or 5000,
+        rate = self.options.throttle.max_rows_per_second
+        # Under a rate limit a chunk holds at most a quarter second of it: the rate stays
+        # smooth, and a pause takes effect within one short chunk.
+        high = max(100, int(rate / 4)) if rate else 200_000
+        self.sizer = ChunkSizer(min(self.options.chunk_size or 5000, high)
+                                if not self.options.chunk_size else self.options.chunk_size,
                                 self.options.target_chunk_seconds,
-                                fixed=self.options.chunk_size is not None)
-        self.throttle = Throttle(copier.url, self.options.throttle,
-                                 lambda c: self._paused(c))
+                                fixed=self.options.chunk_size is not None, high=high)
+        self.throttle = Throttle(copier.url, self.options.throttle, self._watch, self.stop)
         self.max_key: list | None = None
         self.rows_copied = self.record.rows_copied
         self.rows_replayed = self.record.rows_replayed
@@ -374,21 +590,34 @@ class _Context:
         self.phase = "backfill"
         self.lock = threading.Lock()
 
-    def _paused(self, conn: psycopg.Connection) -> bool:
-        row = conn.execute("SELECT paused FROM bluegreen.migrations WHERE id = %s",
-                           (self.record.id,)).fetchone()
-        return bool(row and row[0])
+    def _watch(self, conn: psycopg.Connection) -> str | None:
+        """Polled by the throttle: paused? Aborted, or the table replaced (fatal)?"""
+        record = self.record
+        query = ("SELECT paused, state, to_regclass(%s)::oid, to_regclass(%s)::oid FROM "
+                 "bluegreen.migrations WHERE id = %s")
+        params = (self.live.ref.text(conn), self.shadow.text(conn), record.id)
+        row = conn.execute(query, params).fetchone()
+        if row is None or row[1] == "aborted":
+            raise CopyAborted(self.live.ref.key)
+        paused, state, live_oid, shadow_oid = row
+        if record.live_oid is not None and state in ("copying", "synced", "rolled_back") and \
+                (live_oid, shadow_oid) != (record.live_oid, record.shadow_oid):
+            # The names were read after the state: a cutover may have committed in between.
+            if conn.execute(query, params).fetchone()[1] in ("copying", "synced",
+                                                             "rolled_back"):
+                check_identity(conn, record, "go on with the copy of")
+        return f"paused (bluegreen resume {self.live.ref.key})" if paused else None
 
     def backlog(self) -> int:
         return self.conn.execute(chunks.backlog(self.queue)).fetchone()[0]
-
-    # ---- orchestration -------------------------------------------------------------------
 
     # ---- the steps run_copy asks for -------------------------------------------------------
 
     def start(self) -> None:
         self.conn.execute(chunks.create_keys_table(self.queue, self.key))
         self.throttle.start()
+        if self.throttle.fatal is not None:
+            raise self.throttle.fatal
         if self.record.backfill_done:
             self.phase = "replay"
 
@@ -422,7 +651,8 @@ class _Context:
             table=self.live.ref.key, phase=self.phase, rows_copied=self.rows_copied,
             rows_total=total, rows_per_second=rate, eta_seconds=eta, backlog=self.backlog(),
             rows_replayed=self.rows_replayed, chunk_size=self.sizer.size,
-            throttled=self.throttle.reason))
+            throttled=self.throttle.reason,
+            rate_limit=self.options.throttle.max_rows_per_second))
 
     # ---- backfill --------------------------------------------------------------------------
 
@@ -450,6 +680,7 @@ class _Context:
         workers = [threading.Thread(target=self._guard, args=(self._consume, work, results),
                                     name=f"bluegreen-worker-{i}", daemon=True)
                    for i in range(max(1, self.options.workers))]
+        started, copied_before = time.monotonic(), self.rows_copied
         producer.start()
         for worker in workers:
             worker.start()
@@ -476,6 +707,19 @@ class _Context:
             raise
         self._raise_worker_errors()
         self._report(force=True)
+        self._note_rate(time.monotonic() - started, self.rows_copied - copied_before)
+
+    def _note_rate(self, seconds: float, rows: int) -> None:
+        """Say so when the asked rate was more than this server could copy."""
+        asked = self.options.throttle.max_rows_per_second
+        if not asked or seconds < 1.0 or self.stop.is_set():
+            return
+        real = rows / seconds
+        if real < 0.9 * asked and self.throttle.bucket.waited < 0.1 * seconds:
+            message = (f"asked for {asked:,.0f} rows/s; the backfill ran at {real:,.0f} rows/s, "
+                       "as fast as this server copied it (the limit never held it back)")
+            self.copier.warnings.append(message)
+            self.copier.on_event(message)
 
     def _guard(self, target, *args) -> None:
         try:
@@ -488,9 +732,10 @@ class _Context:
         if self.copier.errors:
             error = self.copier.errors[0]
             if isinstance(error, psycopg.Error):
-                raise BluegreenError(f"the copy stopped on a database error: "
-                                     f"{str(error).splitlines()[0]}; run the same command "
-                                     "again to resume") from error
+                raise BluegreenError(
+                    f"the copy of {self.live.ref.key} stopped on a database error: "
+                    f"{str(error).splitlines()[0]}; run the same command again to resume, or "
+                    f"`bluegreen abort {self.live.ref.key}` to drop it") from error
             raise error
 
     def _produce(self, work: queue_mod.Queue, pending: list[int]) -> None:
@@ -500,7 +745,7 @@ class _Context:
                                 "%s AND seq = ANY(%s) ORDER BY seq",
                                 (self.record.id, pending)).fetchall()
             for seq, lo, hi in rows:
-                self._put(work, (seq, lo, hi))
+                self._put(work, (seq, lo, hi, self.sizer.size))
             last = conn.execute("SELECT seq, hi FROM bluegreen.chunks WHERE migration_id = %s "
                                 "ORDER BY seq DESC LIMIT 1", (self.record.id,)).fetchone()
             seq, lo = (last[0], last[1]) if last else (0, None)
@@ -514,11 +759,13 @@ class _Context:
                 row = conn.execute(boundary_sql, params).fetchone()
                 hi = json.loads(json.dumps(list(row), default=str)) if row else self.max_key
                 seq += 1
-                conn.execute("INSERT INTO bluegreen.chunks (migration_id, seq, lo, hi) VALUES "
-                             "(%s, %s, %s, %s)", (self.record.id, seq,
-                                                  json.dumps(lo) if lo is not None else None,
-                                                  json.dumps(hi)))
-                self._put(work, (seq, lo, hi))
+                # Only while the migration is still copying: an abort drops its checkpoints.
+                conn.execute("INSERT INTO bluegreen.chunks (migration_id, seq, lo, hi) SELECT "
+                             "%s, %s, %s, %s WHERE EXISTS (SELECT 1 FROM bluegreen.migrations "
+                             "WHERE id = %s AND state = 'copying')",
+                             (self.record.id, seq, json.dumps(lo) if lo is not None else None,
+                              json.dumps(hi), self.record.id))
+                self._put(work, (seq, lo, hi, size))
                 if row is None or hi == self.max_key:
                     break
                 lo = hi
@@ -543,28 +790,47 @@ class _Context:
                 if item is None:
                     work.put(None)  # let the other workers see the end too
                     return
-                seq, lo, hi = item
-                self.throttle.wait(self.stop, rows=self.sizer.size)
+                seq, lo, hi, planned = item
+                self.throttle.wait(self.stop, rows=planned)
                 if self.stop.is_set():
+                    self.throttle.settle(planned, 0)
                     return
                 statement = chunks.copy_chunk(self.live.ref, self.shadow, self.key, self.exprs,
                                               lo is not None)
                 started = time.monotonic()
-                with conn.transaction():
-                    rows = conn.execute(statement, [*(lo or []), *hi]).rowcount
-                    conn.execute("UPDATE bluegreen.chunks SET done = true, rows_copied = %s "
-                                 "WHERE migration_id = %s AND seq = %s AND NOT done",
-                                 (rows, self.record.id, seq))
-                    conn.execute("UPDATE bluegreen.migrations SET rows_copied = rows_copied + "
-                                 "%s, chunk_size = %s, updated_at = now() WHERE id = %s",
-                                 (rows, self.sizer.size, self.record.id))
+                try:
+                    with conn.transaction():
+                        rows = conn.execute(statement, [*(lo or []), *hi]).rowcount
+                        conn.execute("UPDATE bluegreen.chunks SET done = true, rows_copied = %s "
+                                     "WHERE migration_id = %s AND seq = %s AND NOT done",
+                                     (rows, self.record.id, seq))
+                        conn.execute("UPDATE bluegreen.migrations SET rows_copied = "
+                                     "rows_copied + %s, chunk_size = %s, updated_at = now() "
+                                     "WHERE id = %s", (rows, planned, self.record.id))
+                except MISFITS as error:
+                    raise self._misfit(conn, lo, hi, error) from None
+                self.throttle.settle(planned, rows)
                 results.put((seq, rows, time.monotonic() - started))
+
+    def _misfit(self, conn: psycopg.Connection, lo, hi, error: psycopg.Error) -> BluegreenError:
+        """Name the row of a chunk that does not fit the new shape."""
+        lower = sql.SQL("{} > {} AND ").format(self.key.row, self.key.params) if lo else \
+            sql.SQL("")
+        keys = [tuple(r) for r in conn.execute(sql.SQL(
+            "SELECT {} FROM {} WHERE {}{} <= {} ORDER BY {}").format(
+            self.key.cols, self.live.ref.ident, lower, self.key.row, self.key.params,
+            self.key.cols), [*(lo or []), *hi])]
+        found = first_misfit(conn, self.live.ref, self.shadow, self.key, self.exprs, keys)
+        return misfit_error(self.live.ref.key, self.key, found, str(error).splitlines()[0],
+                            "copying the existing rows")
 
     # ---- replay ----------------------------------------------------------------------------
 
     def _replay_once(self) -> int:
         """Re-sync one batch of captured keys from the live table. Returns keys handled."""
         self.throttle.wait(self.stop)
+        if self.stop.is_set():
+            return 0
         taken = replay_batch(self.conn, self.migration, sql.SQL("true"), [],
                              self.options.replay_batch)
         self.rows_replayed += taken
@@ -590,6 +856,11 @@ class _Context:
         for statement in statements:
             self.copier.on_event(f"building: {statement[:100]}")
             self.conn.execute(statement)
+        # The new table goes live with statistics and a visibility map, not as a table the
+        # planner knows nothing about.
+        self.copier.on_event(f"vacuum and analyze {self.shadow.key}")
+        self.conn.execute(sql.SQL("VACUUM (ANALYZE) {}").format(self.shadow.ident))
+
 
 def _now(conn: psycopg.Connection):
     return conn.execute("SELECT now()").fetchone()[0]

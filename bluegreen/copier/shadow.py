@@ -25,6 +25,10 @@ class AlterSpec:
     source_of: dict[str, str | None] = field(default_factory=dict)  # shadow col -> live col
     using: dict[str, str] = field(default_factory=dict)  # shadow col -> expression on live
     new_types: dict[str, str] = field(default_factory=dict)  # shadow col -> type it gets
+    # Primary key, unique, foreign-key and exclusion constraints are built on the shadow
+    # after the backfill, so an alter that drops or renames one is applied then.
+    dropped_constraints: set[str] = field(default_factory=set)
+    constraint_renames: dict[str, str] = field(default_factory=dict)  # live name -> new
 
     def render_for(self, shadow: TableRef) -> list[str]:
         out = []
@@ -36,7 +40,8 @@ class AlterSpec:
 
 
 def parse_alter(alter_sql: str, live: TableFacts) -> AlterSpec:
-    """Check that ``alter_sql`` parses and alters this table only; track column renames."""
+    """Check that ``alter_sql`` parses and alters this table only; track column renames and
+    what it does to the constraints that are built after the backfill."""
     ref = live.ref
     text = alter_sql.strip()
     spec = AlterSpec(statements=[], source_of={c.name: c.name for c in live.columns})
@@ -53,7 +58,8 @@ def parse_alter(alter_sql: str, live: TableFacts) -> AlterSpec:
         ok_kind = (isinstance(stmt, ast.AlterTableStmt)
                    and stmt.objtype == enums.ObjectType.OBJECT_TABLE) or (
             isinstance(stmt, ast.RenameStmt)
-            and stmt.renameType == enums.ObjectType.OBJECT_COLUMN)
+            and stmt.renameType in (enums.ObjectType.OBJECT_COLUMN,
+                                    enums.ObjectType.OBJECT_TABCONSTRAINT))
         if not ok_kind:
             raise BadAlter(f"--alter may only hold ALTER TABLE {ref.key} ... statements "
                            f"(got {type(stmt).__name__}); run other statements separately")
@@ -61,19 +67,63 @@ def parse_alter(alter_sql: str, live: TableFacts) -> AlterSpec:
             target = (f"{relation.schemaname}." if relation.schemaname else "") + relation.relname
             raise BadAlter(f"--alter changes {target}, not {ref.key}; bluegreen copy alters "
                            "the table it copies, one table at a time")
-        if isinstance(stmt, ast.RenameStmt):
+        built_later = _built_later(live, spec)
+        if isinstance(stmt, ast.RenameStmt) and \
+                stmt.renameType == enums.ObjectType.OBJECT_TABCONSTRAINT:
+            if stmt.subname in built_later:
+                spec.constraint_renames[stmt.subname] = stmt.newname
+                continue  # applied when the shadow's constraints are built
+        elif isinstance(stmt, ast.RenameStmt):
             if stmt.subname not in spec.source_of:
                 raise BadAlter(f"--alter renames {stmt.subname}, which {ref.key} does not have")
             spec.source_of[stmt.newname] = spec.source_of.pop(stmt.subname)
         else:
+            kept = []
             for cmd in stmt.cmds:
+                if cmd.subtype == AT.AT_DropConstraint and cmd.name in built_later:
+                    if built_later[cmd.name] == "p":
+                        raise BadAlter(
+                            f"--alter drops the primary key {cmd.name}; bluegreen copies and "
+                            "replays by primary key, so keep it (change the key in a separate "
+                            "migration)")
+                    spec.dropped_constraints.add(_live_name(spec, cmd.name))
+                    continue
                 _track(cmd, spec, ref)
+                kept.append(cmd)
+            if not kept:
+                continue
+            stmt.cmds = tuple(kept)
         spec.statements.append(stmt)
     surviving = {src for src in spec.source_of.values() if src}
     if any(k not in surviving for k in live.primary_key):
         raise BadAlter("--alter drops a primary key column; bluegreen copies and replays by "
                        "primary key, so keep it (change the key in a separate migration)")
     return spec
+
+
+def _built_later(live: TableFacts, spec: AlterSpec) -> dict[str, str]:
+    """Names (as the alter sees them so far) of the constraints the shadow gets after the
+    backfill, with their kind: p, u, f or x."""
+    kinds = {name: kind for name, kind, _ in live.constraint_defs}
+    if live.pk_name:
+        kinds[live.pk_name] = "p"
+    out = {}
+    for name, kind in kinds.items():
+        if name in spec.dropped_constraints:
+            continue
+        out[spec.constraint_renames.get(name, name)] = kind
+    return out
+
+
+def _live_name(spec: AlterSpec, current: str) -> str:
+    """The live table's name of a constraint the alter may have renamed already."""
+    return next((old for old, new in spec.constraint_renames.items() if new == current),
+                current)
+
+
+def constraint_name(spec: AlterSpec, live_name: str) -> str:
+    """What a live constraint is called on the new table."""
+    return spec.constraint_renames.get(live_name, live_name)
 
 
 def _track(cmd: ast.AlterTableCmd, spec: AlterSpec, ref: TableRef) -> None:
@@ -92,11 +142,14 @@ def _track(cmd: ast.AlterTableCmd, spec: AlterSpec, ref: TableRef) -> None:
         pass
 
 
-def column_exprs(live: TableFacts, shadow_columns: list[Column], spec: AlterSpec
-                 ) -> list[tuple[str, sql.Composable]]:
+def column_exprs(live: TableFacts, shadow_columns: list[Column], spec: AlterSpec, *,
+                 assignment: bool = True) -> list[tuple[str, sql.Composable]]:
     """(shadow column, expression over the live row) for every column the copy writes.
 
-    Added columns are left to their defaults; generated columns compute themselves."""
+    Added columns are left to their defaults; generated columns compute themselves. A type
+    change without USING is left to the INSERT's assignment cast, as ALTER TABLE casts: a
+    value that does not fit (too long, out of range) is an error, never silently cut.
+    ``assignment=False`` gives explicit casts instead, to compare values (verify)."""
     out = []
     for column in shadow_columns:
         if column.generated:
@@ -106,7 +159,7 @@ def column_exprs(live: TableFacts, shadow_columns: list[Column], spec: AlterSpec
             continue
         if column.name in spec.using:
             expr: sql.Composable = sql.SQL("(" + spec.using[column.name] + ")")
-        elif live.column(source).type != column.type:  # type: ignore[union-attr]
+        elif live.column(source).type != column.type and not assignment:  # type: ignore
             expr = sql.SQL("CAST({} AS {})").format(sql.Identifier(source),
                                                    sql.SQL(column.type))
         else:

@@ -9,6 +9,47 @@ from psycopg import sql
 
 from bluegreen.errors import BluegreenError, TableRefused  # noqa: F401
 
+STATE_SCHEMA = "bluegreen"
+
+
+def _split_name(text: str) -> list[str] | None:
+    """``schema.table`` into its parts, SQL-style: a double-quoted part is taken as written
+    (dots and doubled quotes inside it included); None when the quotes do not close."""
+    parts: list[str] = []
+    current = ""
+    i = 0
+    while i < len(text):
+        char = text[i]
+        if char == '"':
+            end = i + 1
+            while True:
+                if end >= len(text):
+                    return None
+                if text[end] == '"':
+                    if text[end + 1:end + 2] == '"':
+                        current += '"'
+                        end += 2
+                        continue
+                    break
+                current += text[end]
+                end += 1
+            i = end + 1
+        elif char == ".":
+            parts.append(current.strip())
+            current = ""
+            i += 1
+        else:
+            current += char
+            i += 1
+    parts.append(current.strip())
+    return parts
+
+
+def _key_part(name: str) -> str:
+    if not name or any(c in name for c in '."') or name != name.strip():
+        return '"' + name.replace('"', '""') + '"'
+    return name
+
 
 @dataclass(frozen=True)
 class TableRef:
@@ -17,17 +58,21 @@ class TableRef:
 
     @classmethod
     def parse(cls, text: str) -> TableRef:
-        parts = [p.strip().strip('"') for p in text.split(".")]
-        if len(parts) == 1:
+        """TABLE, SCHEMA.TABLE, or either part double-quoted (``'"we.ird"'`` is one table
+        named we.ird). Unquoted parts are taken as written."""
+        parts = _split_name(text.strip())
+        if parts is not None and len(parts) == 1 and parts[0]:
             return cls("public", parts[0])
-        if len(parts) == 2 and all(parts):
+        if parts is not None and len(parts) == 2 and all(parts):
             return cls(parts[0], parts[1])
-        raise BluegreenError(f"{text!r} is not a table name; give TABLE or SCHEMA.TABLE")
+        raise BluegreenError(f"{text!r} is not a table name; give TABLE or SCHEMA.TABLE "
+                             '(double-quote a name that holds a dot: \'"we.ird"\')')
 
     @property
     def key(self) -> str:
-        """How bluegreen's state names the table."""
-        return self.name if self.schema == "public" else f"{self.schema}.{self.name}"
+        """How bluegreen's state names the table (``parse(key)`` gives it back)."""
+        name = _key_part(self.name)
+        return name if self.schema == "public" else f"{_key_part(self.schema)}.{name}"
 
     @property
     def ident(self) -> sql.Identifier:
@@ -38,6 +83,51 @@ class TableRef:
 
     def text(self, conn: psycopg.Connection) -> str:
         return self.ident.as_string(conn)
+
+
+def names_for(ref: TableRef, migration_id: int) -> tuple[TableRef, TableRef, TableRef]:
+    """(shadow, old, queue) for a migration."""
+    shadow = ref.sibling(f"_bg{migration_id}_{ref.name}"[:59] + "_new")
+    old = ref.sibling(f"_bg{migration_id}_{ref.name}"[:59] + "_old")
+    queue = TableRef(STATE_SCHEMA, f"queue_{migration_id}")
+    return shadow, old, queue
+
+
+def current_oid(conn: psycopg.Connection, ref: TableRef) -> int | None:
+    """The OID of the relation that has this name now, or None."""
+    return conn.execute("SELECT to_regclass(%s)::oid", (ref.text(conn),)).fetchone()[0]
+
+
+class TableReplaced(BluegreenError):
+    """A migration's table is not the one it started with (dropped and re-created, or
+    renamed, by someone else since)."""
+
+
+def check_identity(conn: psycopg.Connection, record, action: str) -> None:
+    """Refuse to go on when a table under one of the migration's names is not the table the
+    migration recorded when it started: names can be reused, OIDs cannot."""
+    if record.live_oid is None:
+        return  # recorded before bluegreen kept OIDs
+    ref = TableRef.parse(record.table_name)
+    shadow, old, _ = names_for(ref, record.id)
+    if record.state == "cut_over":
+        expected = [(ref, record.shadow_oid, "the new table"), (old, record.live_oid,
+                                                                "the old table")]
+    else:
+        expected = [(ref, record.live_oid, "the live table"), (shadow, record.shadow_oid,
+                                                               "the shadow")]
+    for table, oid, role in expected:
+        if oid is None:
+            continue
+        now = current_oid(conn, table)
+        if now != oid:
+            what = ("no longer exists" if now is None else
+                    "is not the table this migration started with (it was dropped and "
+                    "re-created, or renamed, since)")
+            raise TableReplaced(
+                f"cannot {action} {record.table_name}: {table.key} ({role}) {what}; nothing "
+                f"was changed. Run `bluegreen abort {record.table_name}` to drop what bluegreen "
+                "made for this migration, then start again with `bluegreen copy`")
 
 
 @dataclass
@@ -60,6 +150,7 @@ class TableFacts:
     index_defs: list[tuple[str, str]] = field(default_factory=list)  # (name, CREATE INDEX)
     constraint_defs: list[tuple[str, str, str]] = field(default_factory=list)  # name, type, def
     pk_name: str | None = None
+    self_fks: set[str] = field(default_factory=set)  # foreign keys to the table itself
 
     def column(self, name: str) -> Column | None:
         return next((c for c in self.columns if c.name == name), None)
@@ -104,11 +195,14 @@ def read_table(conn: psycopg.Connection, ref: TableRef, *, for_copy: bool = True
         "JOIN pg_class i ON i.oid = x.indexrelid WHERE x.indrelid = %s AND NOT x.indisprimary "
         "AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = x.indexrelid) "
         "ORDER BY i.relname", (oid,)).fetchall()
-    constraint_defs = conn.execute(
-        "SELECT conname, contype, pg_get_constraintdef(oid) FROM pg_constraint "
-        "WHERE conrelid = %s AND contype IN ('u', 'f', 'x') ORDER BY conname", (oid,)).fetchall()
+    constraint_rows = conn.execute(
+        "SELECT conname, contype, pg_get_constraintdef(oid), confrelid = conrelid "
+        "FROM pg_constraint WHERE conrelid = %s AND contype IN ('u', 'f', 'x') "
+        "ORDER BY conname", (oid,)).fetchall()
     return TableFacts(ref=ref, oid=oid, columns=columns,
                       primary_key=list(pk_row[0]) if pk_row else [],
                       rows_estimate=max(int(rows), 0), size_bytes=int(size),
-                      index_defs=list(index_defs), constraint_defs=list(constraint_defs),
-                      pk_name=pk_row[1] if pk_row else None)
+                      index_defs=list(index_defs),
+                      constraint_defs=[(n, k, d) for n, k, d, _ in constraint_rows],
+                      pk_name=pk_row[1] if pk_row else None,
+                      self_fks={n for n, k, _, own in constraint_rows if k == "f" and own})

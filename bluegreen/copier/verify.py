@@ -37,7 +37,7 @@ def _checksum(table, key: chunks.KeySet, values: sql.Composable, queue, queue_ke
 
 def verify(conn: psycopg.Connection, m: MigrationTables, chunk_rows: int = 10_000,
            repair: bool = False) -> VerifyResult:
-    live_values = sql.SQL(", ").join(expr for _, expr in m.exprs)
+    live_values = sql.SQL(", ").join(expr for _, expr in m.comparable)
     shadow_values = sql.SQL(", ").join(sql.Identifier(name) for name, _ in m.exprs)
     result = VerifyResult(m.live.ref.key, 0, 0, 0)
     boundary = sql.SQL("SELECT {} FROM {} WHERE {} ORDER BY {} LIMIT 1 OFFSET %s")
