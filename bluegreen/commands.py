@@ -191,6 +191,40 @@ def init(database_url: str) -> tuple[str | None, str]:
     except sa.exc.OperationalError as error:
         detail = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
         raise DatabaseUnavailable(dialects.redact(database_url), detail) from None
+    except sa.exc.DBAPIError as error:
+        detail = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
+        user = url.username or "this role"
+        if "permission denied" in detail or "must be owner" in detail:
+            raise BluegreenError(
+                f"{user} cannot create bluegreen's state tables ({detail}); run `bluegreen "
+                f"init` once as a role that may (GRANT CREATE ON DATABASE {url.database} TO "
+                f"{user}), or have an admin run `CREATE SCHEMA bluegreen AUTHORIZATION "
+                f"{user}` first") from None
+        raise BluegreenError(f"bluegreen init failed: {detail}") from None
+
+
+def _redacted(on_event):
+    """Events pass through the one redaction function before anyone sees them."""
+    if on_event is None:
+        return None
+    from bluegreen.redact import redact
+
+    return lambda message: on_event(redact(message))
+
+
+def _interrupted(database_url: str, table: str, action: str, command: str):
+    """Ctrl-C during a switch or finish: say where it stopped and what runs next."""
+    from bluegreen.errors import Interrupted
+
+    state = None
+    try:
+        state = status(database_url, table)[0].record.state
+    except (BluegreenError, Exception):  # noqa: BLE001 - best effort, the message goes out
+        pass
+    where = f" (the migration is {state})" if state else ""
+    return Interrupted(f"interrupted: the {action} of {table} stopped{where}; it runs in one "
+                       f"transaction, so nothing was left half done. Run `{command}` to do it "
+                       f"again, and `bluegreen status {table}` to see where it is")
 
 
 def _store(conn):
@@ -206,6 +240,7 @@ def copy(database_url: str, table: str, alter_sql: str | None, options=None, *,
     """Build the shadow table and keep it in sync (see bluegreen.copier.runner)."""
     from bluegreen.copier.runner import Copier, CopyOptions
 
+    on_event = _redacted(on_event)
     if is_sqlite(database_url):
         from bluegreen.copier.lifecycle import run_copy
         from bluegreen.dialects.sqlite import SqliteCopier
@@ -269,8 +304,12 @@ def set_paused(database_url: str, table: str, paused: bool):
         from bluegreen.dialects import sqlite
 
         return sqlite.set_paused(database_url, table, paused)
+    from bluegreen.copier.throttle import notify_control
+
     with dialects.pg_connect(database_url) as conn:
-        return _store(conn).set_paused(TableRef.parse(table).key, paused)
+        record = _store(conn).set_paused(TableRef.parse(table).key, paused)
+        notify_control(conn)  # the copy's throttle hears it at once, not at its next poll
+        return record
 
 
 def _active(store, table: str, states: tuple[str, ...], action: str):
@@ -283,6 +322,7 @@ def _active(store, table: str, states: tuple[str, ...], action: str):
 def verify(database_url: str, table: str, *, repair: bool = False, chunk_rows: int = 10_000):
     """Compare live and shadow by chunked checksums; re-sync differing ranges with repair."""
     from bluegreen.copier.runner import open_migration
+    from bluegreen.copier.tables import check_identity
     from bluegreen.copier.verify import verify as run_verify
 
     if is_sqlite(database_url):
@@ -292,32 +332,50 @@ def verify(database_url: str, table: str, *, repair: bool = False, chunk_rows: i
     with dialects.pg_connect(database_url, "bluegreen-verify") as conn:
         store = _store(conn)
         record = _active(store, table, ("copying", "synced", "rolled_back"), "verify")
+        check_identity(conn, record, "verify")
         if not (record.backfill_done and record.indexes_built):
             raise BluegreenError(f"the backfill of {record.table_name} is not finished; run "
                                  "`bluegreen copy` until it is synced, then verify")
         return run_verify(conn, open_migration(conn, record), chunk_rows, repair)
 
 
-def abort_statements(conn, record) -> list:
+def abort_statements(conn, record) -> list[str]:
+    """What abort drops: the capture (or reverse) triggers, their functions, the queue, and
+    the shadow, but only a shadow that is the table this migration created (its OID): a
+    table someone re-created under that name is not bluegreen's to drop."""
     from psycopg import sql
 
     from bluegreen.copier import capture
+    from bluegreen.copier.reverse import drop_reverse_ddl, unsynced_table
     from bluegreen.copier.runner import names_for
-    from bluegreen.copier.tables import TableRef
+    from bluegreen.copier.tables import TableRef, current_oid
 
     ref = TableRef.parse(record.table_name)
     shadow, _, queue = names_for(ref, record.id)
-    return capture.drop_ddl(ref, queue) + [
-        sql.SQL("DROP TABLE IF EXISTS {}").format(shadow.ident),
-        sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier("bluegreen",
-                                                                 f"unsynced_{record.id}"))]
+    out = [s.as_string(conn) for s in capture.drop_ddl(ref, queue)]
+    if record.state == "cut_over":
+        out = drop_reverse_ddl(conn, record, ref) + out
+    else:
+        now = current_oid(conn, shadow)
+        if now is not None and record.shadow_oid in (None, now):
+            out.append(sql.SQL("DROP TABLE IF EXISTS {}").format(shadow.ident).as_string(conn))
+    out.append(sql.SQL("DROP TABLE IF EXISTS {}").format(
+        unsynced_table(record).ident).as_string(conn))
+    return out
 
 
 def abort(database_url: str, table: str, *, dry_run: bool = False, lock_timeout_ms: int = 500):
-    """Before cutover: drop the shadow, the triggers and the queue; the live table stays."""
+    """Before cutover: drop the shadow, the triggers and the queue; the live table stays.
+
+    A migration whose tables were replaced by someone else (see check_identity) can be
+    aborted in any active state: then only bluegreen's own objects are dropped."""
     import time
 
     import psycopg
+
+    from bluegreen.copier.tables import TableReplaced, check_identity
+    from bluegreen.copier.throttle import notify_control
+    from bluegreen.state import ACTIVE_STATES
 
     if is_sqlite(database_url):
         from bluegreen.dialects import sqlite
@@ -325,8 +383,17 @@ def abort(database_url: str, table: str, *, dry_run: bool = False, lock_timeout_
         return sqlite.abort(database_url, table, dry_run=dry_run)
     with dialects.pg_connect(database_url, "bluegreen-abort") as conn:
         store = _store(conn)
-        record = _active(store, table, ("copying", "synced", "rolled_back"), "abort")
-        statements = [s.as_string(conn) for s in abort_statements(conn, record)]
+        record = _active(store, table, ACTIVE_STATES, "abort")
+        if record.state == "cut_over":
+            try:
+                check_identity(conn, record, "abort")
+            except TableReplaced:
+                pass  # the tables are not what the migration made: forget it
+            else:
+                raise BluegreenError(
+                    f"cannot abort {record.table_name}: it is cut over; roll it back first "
+                    f"(`bluegreen rollback {record.table_name}`), or finish it")
+        statements = abort_statements(conn, record)
         if dry_run:
             return record, statements
         for attempt in range(10):
@@ -337,10 +404,10 @@ def abort(database_url: str, table: str, *, dry_run: bool = False, lock_timeout_
                         conn.execute(statement)
                     conn.execute("DELETE FROM bluegreen.chunks WHERE migration_id = %s",
                                  (record.id,))
-                    record = store.transition(record, ("copying", "synced", "rolled_back"),
-                                              "aborted", "abort",
+                    record = store.transition(record, ACTIVE_STATES, "aborted", "abort",
                                               finished_at=conn.execute("SELECT now()"
                                                                        ).fetchone()[0])
+                notify_control(conn)  # a copy still running stops now, with one line
                 return record, statements
             except psycopg.errors.LockNotAvailable:
                 time.sleep(min(5.0, 0.2 * 2 ** attempt))
@@ -362,9 +429,11 @@ def _finish_pending_validation(conn, store, tables: list[str]):
     if not records or any(r is None or r.state != "cut_over" or
                           not r.detail.get("pending_validation") for r in records):
         return None
+    from bluegreen.cutover import validate
+
     for record in records:
-        for statement in record.detail["pending_validation"]:
-            conn.execute(statement)
+        for item in record.detail["pending_validation"]:
+            validate(conn, item)
         detail = dict(record.detail, pending_validation=[])
         store.update(record, detail=json_mod.dumps(detail))
     return SwitchResult([r.table_name for r in records], "cutover", 0.0, 0, [],
@@ -379,6 +448,7 @@ def cutover(database_url: str, tables: list[str], *, lock_timeout_ms: int = 500,
     live), moving what follows the OID, with reverse sync for a lossless rollback."""
     from bluegreen.cutover import switch
 
+    on_event = _redacted(on_event)
     if is_sqlite(database_url):
         from bluegreen.cutover import run_switch
         from bluegreen.dialects import sqlite
@@ -387,23 +457,31 @@ def cutover(database_url: str, tables: list[str], *, lock_timeout_ms: int = 500,
             return run_switch(engine, tables, "cutover", lock_timeout_ms=lock_timeout_ms,
                               retries=retries, reverse_sync=reverse_sync, dry_run=dry_run,
                               on_event=on_event)
-    with dialects.pg_connect(database_url, "bluegreen-cutover") as conn:
-        store = _store(conn)
-        if not dry_run:
-            done = _finish_pending_validation(conn, store, tables)
-            if done is not None:
-                return done
-        return switch(conn, store, tables, "cutover", lock_timeout_ms=lock_timeout_ms,
-                      retries=retries, reverse_sync=reverse_sync, dry_run=dry_run,
-                      on_event=on_event)
+    try:
+        with dialects.pg_connect(database_url, "bluegreen-cutover") as conn:
+            store = _store(conn)
+            if not dry_run:
+                done = _finish_pending_validation(conn, store, tables)
+                if done is not None:
+                    return done
+            return switch(conn, store, tables, "cutover", lock_timeout_ms=lock_timeout_ms,
+                          retries=retries, reverse_sync=reverse_sync, dry_run=dry_run,
+                          on_event=on_event)
+    except KeyboardInterrupt:
+        raise _interrupted(database_url, tables[0], "cutover",
+                           f"bluegreen cutover {' '.join(tables)}") from None
 
 
 def rollback(database_url: str, tables: list[str], *, lock_timeout_ms: int = 500,
-             retries: int = 10, dry_run: bool = False, on_event=None):
+             retries: int = 10, dry_run: bool = False, on_event=None,
+             accept_loss: bool = False):
     """Cutover in reverse: the old table comes back under the live name, with every write
-    made since cutover; forward capture resumes so cutover can run again."""
+    made since cutover; forward capture resumes so cutover can run again. Refused while
+    writes since cutover could not be carried back to the old shape, unless
+    ``accept_loss``."""
     from bluegreen.cutover import switch
 
+    on_event = _redacted(on_event)
     if is_sqlite(database_url):
         from bluegreen.cutover import run_switch
         from bluegreen.dialects import sqlite
@@ -411,10 +489,14 @@ def rollback(database_url: str, tables: list[str], *, lock_timeout_ms: int = 500
         with sqlite.switch_engine(database_url) as engine:
             return run_switch(engine, tables, "rollback", lock_timeout_ms=lock_timeout_ms,
                               retries=retries, dry_run=dry_run, on_event=on_event)
-    with dialects.pg_connect(database_url, "bluegreen-rollback") as conn:
-        return switch(conn, _store(conn), tables, "rollback",
-                      lock_timeout_ms=lock_timeout_ms, retries=retries, dry_run=dry_run,
-                      on_event=on_event)
+    try:
+        with dialects.pg_connect(database_url, "bluegreen-rollback") as conn:
+            return switch(conn, _store(conn), tables, "rollback",
+                          lock_timeout_ms=lock_timeout_ms, retries=retries, dry_run=dry_run,
+                          on_event=on_event, accept_loss=accept_loss)
+    except KeyboardInterrupt:
+        raise _interrupted(database_url, tables[0], "rollback",
+                           f"bluegreen rollback {' '.join(tables)}") from None
 
 
 def finish(database_url: str, tables: list[str], *, lock_timeout_ms: int = 500,
@@ -426,9 +508,13 @@ def finish(database_url: str, tables: list[str], *, lock_timeout_ms: int = 500,
         from bluegreen.dialects import sqlite
 
         return sqlite.finish(database_url, tables, dry_run=dry_run)
-    with dialects.pg_connect(database_url, "bluegreen-finish") as conn:
-        return run_finish(conn, _store(conn), tables, lock_timeout_ms=lock_timeout_ms,
-                          dry_run=dry_run)
+    try:
+        with dialects.pg_connect(database_url, "bluegreen-finish") as conn:
+            return run_finish(conn, _store(conn), tables, lock_timeout_ms=lock_timeout_ms,
+                              dry_run=dry_run)
+    except KeyboardInterrupt:
+        raise _interrupted(database_url, tables[0], "finish",
+                           f"bluegreen finish {' '.join(tables)}") from None
 
 
 def describe(database_url: str, tables: list[str]) -> list:

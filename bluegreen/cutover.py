@@ -2,10 +2,18 @@
 
 One transaction switches every table named, under ``lock_timeout``, retried with backoff
 and jitter; a failure leaves nothing half done. What follows a table's OID is moved with
-the name: incoming foreign keys (re-created NOT VALID, validated after the commit), views,
-owned sequences, identity counters, grants, the table comment, row-level security policies,
-the table's own triggers, and index and constraint names. Reverse-sync triggers keep the old
-table equal to the new one after cutover, so rollback loses nothing.
+the name: incoming foreign keys (re-created NOT VALID, validated by OID after the commit),
+views (with their grants, comment and options), owned sequences, identity counters, table
+and column grants, the table comment, row-level security policies, the table's own triggers,
+index and constraint names, and the timing of a foreign key to the table itself.
+Reverse-sync triggers (bluegreen.copier.reverse) keep the old table equal to the new one
+after cutover, so rollback loses nothing.
+
+Locks are taken in the order the app takes them: tables whose foreign keys point at a
+switched table first (an app INSERT locks the child, then the parent for its FK check), the
+switched tables children first, then the shadows; views last and without waiting (a reader
+locks the view before its tables), so a switch never waits while holding a lock the app
+waits for in the other order.
 """
 
 from __future__ import annotations
@@ -14,15 +22,30 @@ import json
 import random
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import psycopg
 from psycopg import sql
 
 from bluegreen.copier import capture, chunks
-from bluegreen.copier.runner import MigrationTables, names_for, open_migration, replay_batch
-from bluegreen.copier.shadow import parse_alter, reverse_source_names
-from bluegreen.copier.tables import TableFacts, TableRef, read_table
+from bluegreen.copier.reverse import (
+    drop_reverse_ddl,
+    ident,
+    reverse_mapping,
+    reverse_sync_ddl,
+    unsynced,
+    unsynced_table,
+)
+from bluegreen.copier.runner import (
+    MigrationTables,
+    names_for,
+    open_migration,
+    replay_batch,
+    shadow_names,
+)
+from bluegreen.copier.shadow import constraint_name, parse_alter, reverse_source_names
+from bluegreen.copier.tables import TableFacts, TableRef, check_identity, read_table
+from bluegreen.copier.throttle import notify_control
 from bluegreen.errors import BluegreenError, CutoverRefused, LockBusy
 from bluegreen.results import SwitchResult
 from bluegreen.state import MigrationRecord, StateStore, WrongState, require_active
@@ -32,47 +55,50 @@ def _q(conn, composable) -> str:
     return composable.as_string(conn)
 
 
-def _unsynced_table(record: MigrationRecord) -> TableRef:
-    return TableRef("bluegreen", f"unsynced_{record.id}")
-
-
-def _reverse_function(record: MigrationRecord) -> sql.Identifier:
-    return sql.Identifier("bluegreen", f"reverse_{record.id}")
-
-
-def _reverse_trigger(record: MigrationRecord) -> sql.Identifier:
-    return sql.Identifier(f"bluegreen_reverse_{record.id}")
-
-
-def _reverse_truncate_function(record: MigrationRecord) -> sql.Identifier:
-    return sql.Identifier("bluegreen", f"reverse_{record.id}_truncate")
-
-
-def _reverse_truncate_trigger(record: MigrationRecord) -> sql.Identifier:
-    return sql.Identifier(f"bluegreen_reverse_truncate_{record.id}")
-
-
 # ---- what follows the OID --------------------------------------------------------------------
+
+@dataclass
+class View:
+    """A view on a switched table, and what re-creating it must keep."""
+
+    ref: TableRef
+    definition: str
+    options: list[str]  # reloptions: security_barrier, check_option, security_invoker
+    grants: list[str]  # "SELECT ON v TO role [WITH GRANT OPTION]"
+    comment: str | None
+    column_comments: list[tuple[str, str]]
+    owner: str
+
 
 @dataclass
 class Dependents:
     """Objects tied to a table's OID that must follow its name."""
 
     incoming_fks: list[tuple[TableRef, str, str]]  # (referencing table, name, definition)
-    views: list[tuple[TableRef, str, list[str]]]  # (view, definition, its grants)
+    views: list[View]
     owned_sequences: list[tuple[str, str]]  # (sequence, column)
     identity_columns: list[str]
     grants: list[tuple[str, str, bool]]  # (grantee, privilege, grantable)
+    column_grants: list[tuple[str, str, str, bool]]  # (column, grantee, privilege, grantable)
     comment: str | None
     policies: list[str]  # CREATE POLICY statements (table name to replace)
     row_security: tuple[bool, bool]
     triggers: list[tuple[str, str]]  # (name, CREATE TRIGGER definition)
     index_names: list[str]  # indexes not backing a constraint
     constraint_names: list[str]  # p, u, f, x constraints
+    self_fks: list[tuple[str, str]] = field(default_factory=list)  # (name, timing)
+
+
+def _oid(conn, table: TableRef) -> int:
+    return conn.execute("SELECT %s::regclass::oid", (_q(conn, table.ident),)).fetchone()[0]
+
+
+def _grantee(column: str = "a.grantee") -> str:
+    return f"CASE WHEN {column} = 0 THEN 'PUBLIC' ELSE quote_ident(r.rolname) END"
 
 
 def read_dependents(conn: psycopg.Connection, table: TableRef) -> Dependents:
-    oid = conn.execute("SELECT %s::regclass::oid", (_q(conn, table.ident),)).fetchone()[0]
+    oid = _oid(conn, table)
     blockers = []
     for name, kind in conn.execute(
             "SELECT DISTINCT c.oid::regclass::text, c.relkind FROM pg_depend d "
@@ -98,12 +124,21 @@ def read_dependents(conn: psycopg.Connection, table: TableRef) -> Dependents:
         "SELECT n.nspname, c.relname, con.conname, pg_get_constraintdef(con.oid) "
         "FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid "
         "JOIN pg_namespace n ON n.oid = c.relnamespace "
-        "WHERE con.contype = 'f' AND con.confrelid = %s AND con.conrelid <> %s", (oid, oid))]
-    views = [(TableRef(s, v), d, g) for s, v, d, g in conn.execute(
-        "SELECT DISTINCT n.nspname, c.relname, pg_get_viewdef(c.oid), ARRAY(SELECT "
-        "a.privilege_type || ' ON ' || c.oid::regclass::text || ' TO ' || CASE WHEN a.grantee "
-        "= 0 THEN 'PUBLIC' ELSE quote_ident(r.rolname) END FROM aclexplode(c.relacl) a LEFT "
-        "JOIN pg_roles r ON r.oid = a.grantee WHERE a.grantee <> c.relowner) "
+        "WHERE con.contype = 'f' AND con.confrelid = %s AND con.conrelid <> %s "
+        "ORDER BY n.nspname, c.relname, con.conname", (oid, oid))]
+    views = [View(TableRef(s, v), d, list(o or []), list(g), cm, list(zip(cc or [], ct or [],
+                                                                          strict=True)), ow)
+             for s, v, d, o, g, cm, cc, ct, ow in conn.execute(
+        "SELECT DISTINCT n.nspname, c.relname, pg_get_viewdef(c.oid), c.reloptions, ARRAY("
+        "SELECT a.privilege_type || ' ON ' || c.oid::regclass::text || ' TO ' || "
+        f"{_grantee()} || CASE WHEN a.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END "
+        "FROM aclexplode(c.relacl) a LEFT JOIN pg_roles r ON r.oid = a.grantee WHERE "
+        "a.grantee <> c.relowner), obj_description(c.oid, 'pg_class'), "
+        "ARRAY(SELECT attname FROM pg_attribute WHERE attrelid = c.oid AND "
+        "col_description(c.oid, attnum) IS NOT NULL ORDER BY attnum), "
+        "ARRAY(SELECT col_description(c.oid, attnum) FROM pg_attribute WHERE attrelid = c.oid "
+        "AND col_description(c.oid, attnum) IS NOT NULL ORDER BY attnum), "
+        "pg_get_userbyid(c.relowner) "
         "FROM pg_depend d "
         "JOIN pg_rewrite r ON r.oid = d.objid JOIN pg_class c ON c.oid = r.ev_class "
         "JOIN pg_namespace n ON n.oid = c.relnamespace "
@@ -117,10 +152,15 @@ def read_dependents(conn: psycopg.Connection, table: TableRef) -> Dependents:
         "SELECT attname FROM pg_attribute WHERE attrelid = %s AND attidentity <> '' AND "
         "NOT attisdropped", (oid,))]
     grants = conn.execute(
-        "SELECT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(r.rolname) END, "
-        "a.privilege_type, a.is_grantable FROM pg_class c, aclexplode(c.relacl) a "
-        "LEFT JOIN pg_roles r ON r.oid = a.grantee WHERE c.oid = %s "
+        f"SELECT {_grantee()}, a.privilege_type, a.is_grantable FROM pg_class c, "
+        "aclexplode(c.relacl) a LEFT JOIN pg_roles r ON r.oid = a.grantee WHERE c.oid = %s "
         "AND a.grantee <> c.relowner", (oid,)).fetchall()
+    column_grants = conn.execute(
+        f"SELECT t.attname, {_grantee()}, a.privilege_type, a.is_grantable FROM pg_attribute t "
+        "CROSS JOIN LATERAL aclexplode(t.attacl) a LEFT JOIN pg_roles r ON r.oid = a.grantee "
+        "WHERE t.attrelid = %s AND t.attnum > 0 AND NOT t.attisdropped AND t.attacl IS NOT "
+        "NULL AND a.grantee <> (SELECT relowner FROM pg_class WHERE oid = %s)",
+        (oid, oid)).fetchall()
     comment = conn.execute("SELECT obj_description(%s, 'pg_class')", (oid,)).fetchone()[0]
     policies = []
     for name, permissive, roles, cmd, qual, check in conn.execute(
@@ -145,109 +185,28 @@ def read_dependents(conn: psycopg.Connection, table: TableRef) -> Dependents:
     constraint_names = [r[0] for r in conn.execute(
         "SELECT conname FROM pg_constraint WHERE conrelid = %s AND contype IN ('p', 'u', 'f', "
         "'x')", (oid,))]
-    return Dependents(incoming, views, owned, identity, grants, comment, policies,
-                      tuple(row_security), triggers, index_names, constraint_names)
+    self_fks = [(n, "DEFERRABLE INITIALLY DEFERRED" if deferred else
+                 "DEFERRABLE INITIALLY IMMEDIATE" if deferrable else "NOT DEFERRABLE")
+                for n, deferrable, deferred in conn.execute(
+        "SELECT conname, condeferrable, condeferred FROM pg_constraint WHERE conrelid = %s "
+        "AND confrelid = %s AND contype = 'f'", (oid, oid))]
+    return Dependents(incoming, views, owned, identity, grants, column_grants, comment,
+                      policies, tuple(row_security), triggers, index_names, constraint_names,
+                      self_fks)
 
 
-# ---- reverse sync ---------------------------------------------------------------------------
-
-def reverse_columns(conn: psycopg.Connection, old: TableFacts, new: TableFacts,
-                    m: MigrationTables) -> tuple[list[tuple[str, str]], list[str]]:
-    """(old column, expression over NEW) for the reverse trigger; and the old columns that
-    have no inverse (dropped by the alter, NOT NULL, no default)."""
-    spec = parse_alter(m.record.alter_sql, old)
-    renames = reverse_source_names(spec)
-    out, missing = [], []
-    with_default = {r[0] for r in conn.execute(
-        "SELECT a.attname FROM pg_attrdef d JOIN pg_attribute a ON a.attrelid = d.adrelid "
-        "AND a.attnum = d.adnum WHERE d.adrelid = %s", (old.oid,))}
-    for column in old.columns:
-        if column.generated:
-            continue
-        target = renames.get(column.name)
-        target_col = new.column(target) if target else None
-        if target_col is None:
-            if column.not_null and not column.identity and column.name not in with_default:
-                missing.append(column.name)
-            continue
-        expr = f"NEW.{_ident(target)}"
-        if target_col.type != column.type:
-            expr = f"CAST({expr} AS {column.type})"
-        out.append((column.name, expr))
-    return out, missing
-
-
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def reverse_sync_ddl(conn, record: MigrationRecord, new_live: TableRef, old: TableRef,
-                     old_facts: TableFacts, new_facts: TableFacts,
-                     columns: list[tuple[str, str]]) -> list[str]:
-    """A trigger on the new live table that applies every write to the old table, in the
-    same transaction. A write that cannot be carried back (a value the old type cannot hold,
-    a constraint only the old table has) is recorded in bluegreen.unsynced_<id> instead of
-    failing the app's write; lock errors are not caught, so the write fails and is retried
-    rather than diverge."""
-    old_pk = old_facts.primary_key
-    spec = parse_alter(record.alter_sql, old_facts)
-    renames = reverse_source_names(spec)
-    new_pk = [renames[k] for k in old_pk]
-    pk_match = " AND ".join(f"{_ident(o)} = OLD.{_ident(n)}" for o, n in zip(old_pk, new_pk,
-                                                                              strict=True))
-    targets = ", ".join(_ident(c) for c, _ in columns)
-    values = ", ".join(e for _, e in columns)
-    unsynced = _unsynced_table(record)
-    key_cols = ", ".join(_ident(k) for k in new_pk)
-    key_types = ", ".join(f"{_ident(k)} {t}" for k, t in zip(new_pk, old_facts.pk_types(),
-                                                              strict=True))
-    new_keys = ", ".join(f"NEW.{_ident(k)}" for k in new_pk)
-    old_keys = ", ".join(f"OLD.{_ident(k)}" for k in new_pk)
-    body = (
-        "BEGIN\n"
-        "  IF TG_OP <> 'INSERT' THEN\n"
-        f"    DELETE FROM {old.text(conn)} WHERE {pk_match};\n"
-        "  END IF;\n"
-        "  IF TG_OP <> 'DELETE' THEN\n"
-        f"    INSERT INTO {old.text(conn)} ({targets}) OVERRIDING SYSTEM VALUE VALUES ({values});\n"
-        "  END IF;\n"
-        "  RETURN NULL;\n"
-        "EXCEPTION WHEN data_exception OR integrity_constraint_violation THEN\n"
-        "  IF TG_OP = 'DELETE' THEN\n"
-        f"    INSERT INTO {unsynced.text(conn)} ({key_cols}, error) VALUES ({old_keys}, SQLERRM);\n"
-        "  ELSE\n"
-        f"    INSERT INTO {unsynced.text(conn)} ({key_cols}, error) VALUES ({new_keys}, SQLERRM);\n"
-        "  END IF;\n"
-        "  RETURN NULL;\n"
-        "END")
-    truncate_body = f"BEGIN\n  TRUNCATE {old.text(conn)};\n  RETURN NULL;\nEND"
-    return [
-        _q(conn, sql.SQL("CREATE OR REPLACE FUNCTION {}() RETURNS trigger LANGUAGE plpgsql "
-                         "AS {}").format(_reverse_truncate_function(record),
-                                         sql.Literal(truncate_body))),
-        _q(conn, sql.SQL("CREATE TRIGGER {} AFTER TRUNCATE ON {} FOR EACH STATEMENT EXECUTE "
-                         "FUNCTION {}()").format(_reverse_truncate_trigger(record),
-                                                 new_live.ident,
-                                                 _reverse_truncate_function(record))),
-        _q(conn, sql.SQL("CREATE TABLE IF NOT EXISTS {} ({}, error text, at timestamptz "
-                         "NOT NULL DEFAULT now())").format(unsynced.ident, sql.SQL(key_types))),
-        _q(conn, sql.SQL("CREATE OR REPLACE FUNCTION {}() RETURNS trigger LANGUAGE plpgsql "
-                         "AS {}").format(_reverse_function(record), sql.Literal(body))),
-        _q(conn, sql.SQL("CREATE TRIGGER {} AFTER INSERT OR UPDATE OR DELETE ON {} FOR EACH ROW "
-                         "EXECUTE FUNCTION {}()").format(_reverse_trigger(record),
-                                                         new_live.ident,
-                                                         _reverse_function(record))),
-    ]
-
-
-def drop_reverse_ddl(conn, record: MigrationRecord, table: TableRef) -> list[str]:
-    return [_q(conn, sql.SQL("DROP TRIGGER IF EXISTS {} ON {}").format(
-                _reverse_trigger(record), table.ident)),
-            _q(conn, sql.SQL("DROP TRIGGER IF EXISTS {} ON {}").format(
-                _reverse_truncate_trigger(record), table.ident)),
-            _q(conn, sql.SQL("DROP FUNCTION IF EXISTS {}()").format(_reverse_function(record))),
-            _q(conn, sql.SQL("DROP FUNCTION IF EXISTS {}()").format(
-                _reverse_truncate_function(record)))]
+def dependent_views(conn: psycopg.Connection, oids: list[int]) -> list[TableRef]:
+    """Every view over these tables, views of views included, outermost first."""
+    rows = conn.execute(
+        "WITH RECURSIVE v(oid, depth) AS ("
+        " SELECT r.ev_class, 1 FROM pg_depend d JOIN pg_rewrite r ON r.oid = d.objid "
+        " WHERE d.refobjid = ANY(%s) AND r.ev_class <> ALL(%s)"
+        " UNION SELECT r.ev_class, v.depth + 1 FROM v JOIN pg_depend d ON d.refobjid = v.oid "
+        " JOIN pg_rewrite r ON r.oid = d.objid WHERE r.ev_class <> v.oid AND v.depth < 20) "
+        "SELECT n.nspname, c.relname, max(v.depth) FROM v JOIN pg_class c ON c.oid = v.oid "
+        "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'v' "
+        "GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2", (oids, oids)).fetchall()
+    return [TableRef(s, n) for s, n, _ in rows]
 
 
 # ---- the switch ------------------------------------------------------------------------------
@@ -262,31 +221,62 @@ class _Plan:
     out_prefix: str
     in_prefix: str
     lock: list[TableRef]
+    accept_loss: bool = False
+    detail_updates: dict = field(default_factory=dict)  # saved with the transition
+    # Foreign keys that were NOT VALID before the switch stay so (table, name).
+    keep_not_valid: list[tuple[TableRef, str]] = field(default_factory=list)
 
     @property
     def record(self) -> MigrationRecord:
         return self.m.record
 
 
-def _plan(m: MigrationTables, action: str) -> _Plan:
+def _plan(m: MigrationTables, action: str, accept_loss: bool = False) -> _Plan:
     record = m.record
     ref = m.live.ref
     shadow, old, _ = names_for(ref, record.id)
     new_prefix, old_prefix = f"_bg{record.id}_", f"_bg{record.id}o_"
     if action == "cutover":
         return _Plan(m, old.name, shadow, old_prefix, new_prefix, [ref, shadow])
-    return _Plan(m, shadow.name, old, new_prefix, old_prefix, [ref, old])
+    return _Plan(m, shadow.name, old, new_prefix, old_prefix, [ref, old], accept_loss)
 
 
 def _parked(prefix: str, name: str) -> str:
     return (prefix + name)[:63]
 
 
+def _view_statement(conn, view: View) -> str:
+    """Re-point a view at the table now under the live name: in place when its columns keep
+    their types, else dropped and created again with its options, grants, comments and owner
+    (42P16: a view column cannot change type in place; a view of that view would stop the
+    switch, which then changes nothing)."""
+    body = view.definition.rstrip().rstrip(";")
+    options = (" WITH (" + ", ".join(view.options) + ")") if view.options else ""
+    name = _q(conn, view.ref.ident)
+    replace = f"CREATE OR REPLACE VIEW {name}{options} AS {body}"
+    recreate = [f"DROP VIEW {name}", f"CREATE VIEW {name}{options} AS {body}",
+                *[f"GRANT {g}" for g in view.grants]]
+    if view.comment is not None:
+        recreate.append(_q(conn, sql.SQL("COMMENT ON VIEW {} IS {}").format(
+            view.ref.ident, sql.Literal(view.comment))))
+    for column, text in view.column_comments:
+        recreate.append(_q(conn, sql.SQL("COMMENT ON COLUMN {}.{} IS {}").format(
+            view.ref.ident, sql.Identifier(column), sql.Literal(text))))
+    recreate.append(_q(conn, sql.SQL("DO $o$ BEGIN IF current_user <> {owner} THEN ALTER VIEW "
+                                     "{view} OWNER TO {role}; END IF; END $o$").format(
+        owner=sql.Literal(view.owner), view=view.ref.ident, role=sql.Identifier(view.owner))))
+    return ("DO $bluegreen$ BEGIN\n  EXECUTE " + _q(conn, sql.Literal(replace)) + ";\n"
+            "EXCEPTION WHEN invalid_table_definition OR datatype_mismatch OR data_exception "
+            "THEN\n" + "".join(f"  EXECUTE {_q(conn, sql.Literal(r))};\n" for r in recreate)
+            + "END $bluegreen$")
+
+
 def switch_statements(conn: psycopg.Connection, p: _Plan, action: str, reverse_sync: bool,
                       warnings: list[str]) -> tuple[list[str], list[str]]:
     """The statements that move one table's live name (and what follows it) from the
-    outgoing table to the incoming one; and those to run after the commit."""
-    m, record, ref = p.m, p.m.record, p.m.live.ref
+    outgoing table to the incoming one; and the foreign-key validations to run after the
+    commit, by the names they will have then (the real run validates by OID)."""
+    record, ref = p.m.record, p.m.live.ref
     out_ref = ref.sibling(p.outgoing_name)
     queue = TableRef("bluegreen", record.queue_table)
     deps = read_dependents(conn, ref)
@@ -294,6 +284,27 @@ def switch_statements(conn: psycopg.Connection, p: _Plan, action: str, reverse_s
     q = lambda c: _q(conn, c)  # noqa: E731
     out: list[str] = []
     after: list[str] = []
+    if action == "cutover":
+        original = read_table(conn, ref)
+    else:
+        original = _as_live(read_table(conn, p.incoming), ref)
+    spec = parse_alter(record.alter_sql, original)
+    # Names to give back to the incoming table's indexes and constraints: those the shadow
+    # was built with, and those parked by earlier switches.
+    names = dict(record.detail.get("names", {}))
+    if action == "cutover":
+        names.update(shadow_names(original, spec, record.id))
+    timings = dict(record.detail.get("self_fk_timing", {}))
+    # 0. A rollback would lose writes that could not be carried back: refuse (in the lock,
+    # where no new one can appear) unless the user accepted that.
+    if action == "rollback" and record.detail.get("reverse_sync", True) and not p.accept_loss:
+        table = unsynced_table(record).text(conn)
+        out.append(q(sql.SQL(
+            "DO $bluegreen$ DECLARE lost boolean := false; BEGIN IF to_regclass({t}) IS NOT "
+            "NULL THEN EXECUTE {check} INTO lost; END IF; IF lost THEN RAISE EXCEPTION "
+            "'writes since cutover could not be carried back' USING ERRCODE = "
+            "'object_not_in_prerequisite_state'; END IF; END $bluegreen$").format(
+            t=sql.Literal(table), check=sql.Literal(f"SELECT EXISTS (SELECT FROM {table})"))))
     # 1. Stop the capture running in this direction.
     if action == "cutover":
         out += [q(s) for s in capture.drop_trigger_ddl(ref, queue)]
@@ -314,26 +325,39 @@ def switch_statements(conn: psycopg.Connection, p: _Plan, action: str, reverse_s
     out.append(q(sql.SQL("ALTER TABLE {} RENAME TO {}").format(
         p.incoming.ident, sql.Identifier(ref.name))))
     for name in deps.constraint_names:
+        parked = _parked(p.out_prefix, name)
+        names[parked] = name
         out.append(q(sql.SQL("ALTER TABLE {} RENAME CONSTRAINT {} TO {}").format(
-            out_ref.ident, sql.Identifier(name), sql.Identifier(_parked(p.out_prefix, name)))))
+            out_ref.ident, sql.Identifier(name), sql.Identifier(parked))))
     for name in deps.index_names:
+        parked = _parked(p.out_prefix, name)
+        names[parked] = name
         out.append(q(sql.SQL("ALTER INDEX {} RENAME TO {}").format(
-            sql.Identifier(ref.schema, name), sql.Identifier(_parked(p.out_prefix, name)))))
-    wanted = set(deps.constraint_names) | set(deps.index_names)
+            sql.Identifier(ref.schema, name), sql.Identifier(parked))))
     for name in incoming_deps.constraint_names:
-        original = next((w for w in wanted if _parked(p.in_prefix, w) == name), None)
-        if original:
+        if name in names and names[name] != name:
             out.append(q(sql.SQL("ALTER TABLE {} RENAME CONSTRAINT {} TO {}").format(
-                ref.ident, sql.Identifier(name), sql.Identifier(original))))
+                ref.ident, sql.Identifier(name), sql.Identifier(names[name]))))
     for name in incoming_deps.index_names:
-        original = next((w for w in wanted if _parked(p.in_prefix, w) == name), None)
-        if original:
+        if name in names and names[name] != name:
             out.append(q(sql.SQL("ALTER INDEX {} RENAME TO {}").format(
-                sql.Identifier(ref.schema, name), sql.Identifier(original))))
+                sql.Identifier(ref.schema, name), sql.Identifier(names[name]))))
+    # 3b. A foreign key of the table to itself: the table under the live name checks it when
+    # the app asked; the other one, written by replay or reverse sync row by row in another
+    # order, checks it at commit.
+    renamed_back = {new: old for old, new in spec.constraint_renames.items()}
+    for name, timing in deps.self_fks:
+        timings.setdefault(name, timing)
+        out.append(q(sql.SQL("ALTER TABLE {} ALTER CONSTRAINT {} DEFERRABLE INITIALLY "
+                             "DEFERRED").format(out_ref.ident,
+                                                sql.Identifier(_parked(p.out_prefix, name)))))
+    for name, _ in incoming_deps.self_fks:
+        final = names.get(name, name)
+        timing = timings.get(final) or timings.get(renamed_back.get(final, final)) or \
+            timings.get(constraint_name(spec, final)) or "NOT DEFERRABLE"
+        out.append(q(sql.SQL("ALTER TABLE {} ALTER CONSTRAINT {} {}").format(
+            ref.ident, sql.Identifier(final), sql.SQL(timing))))
     # 4. Sequences: ownership follows the name; identity counters continue.
-    original = read_table(conn, ref) if action == "cutover" else _as_live(
-        read_table(conn, p.incoming), ref)
-    spec = parse_alter(record.alter_sql, original)
     forward = reverse_source_names(spec)  # original column -> new column
     backward = {v: k for k, v in forward.items()}
     column_map = forward if action == "cutover" else backward
@@ -342,35 +366,40 @@ def switch_statements(conn: psycopg.Connection, p: _Plan, action: str, reverse_s
         if target and sequence not in {conn.execute("SELECT pg_get_serial_sequence(%s, %s)",
                                                     (q(ref.ident), c)).fetchone()[0]
                                        for c in deps.identity_columns}:
-            out.append(f"ALTER SEQUENCE {sequence} OWNED BY {q(ref.ident)}.{_ident(target)}")
+            out.append(f"ALTER SEQUENCE {sequence} OWNED BY {q(ref.ident)}.{ident(target)}")
     for column in deps.identity_columns:
         target = column_map.get(column)
         if target and target in incoming_deps.identity_columns:
             out.append(
                 f"SELECT setval(pg_get_serial_sequence({q(sql.Literal(q(ref.ident)))}, "
                 f"{q(sql.Literal(target))}), GREATEST((SELECT last_value FROM "
-                f"{_serial_sequence(conn, ref, column)}), (SELECT COALESCE(max({_ident(target)}), "
+                f"{_serial_sequence(conn, ref, column)}), (SELECT COALESCE(max({ident(target)}), "
                 f"1) FROM {q(ref.ident)})))")
     # 5. Re-attach to the incoming table, which now has the live name.
     for table, name, definition in deps.incoming_fks:
+        was_valid = not definition.rstrip().endswith("NOT VALID")
+        definition = definition.rstrip().removesuffix("NOT VALID").rstrip()
         out.append(q(sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {} NOT VALID").format(
             table.ident, sql.Identifier(name), sql.SQL(definition))))
-        after.append(q(sql.SQL("ALTER TABLE {} VALIDATE CONSTRAINT {}").format(
-            table.ident, sql.Identifier(name))))
-    for view, definition, view_grants in deps.views:
-        # Re-pointed in place when its columns keep their types; else dropped and created
-        # again, with its grants (a dependent view of that view would stop this cutover).
-        body = definition.rstrip().rstrip(";")
-        replace = q(sql.SQL("CREATE OR REPLACE VIEW {} AS ").format(view.ident)) + body
-        recreate = [q(sql.SQL("DROP VIEW {}").format(view.ident)),
-                    q(sql.SQL("CREATE VIEW {} AS ").format(view.ident)) + body,
-                    *[f"GRANT {g}" for g in view_grants]]
-        out.append("DO $bluegreen$ BEGIN\n  EXECUTE " + q(sql.Literal(replace)) + ";\n"
-                   "EXCEPTION WHEN data_exception OR integrity_constraint_violation THEN\n"
-                   + "".join(f"  EXECUTE {q(sql.Literal(r))};\n" for r in recreate)
-                   + "END $bluegreen$")
+        final_table = ref if table == p.incoming else (out_ref if table == ref else table)
+        if was_valid:
+            after.append(q(sql.SQL("ALTER TABLE {} VALIDATE CONSTRAINT {}").format(
+                final_table.ident, sql.Identifier(names.get(name, name)))))
+        else:
+            p.keep_not_valid.append((table, name))
+    for view in deps.views:
+        out.append(_view_statement(conn, view))
     for grantee, privilege, grantable in deps.grants:
         out.append(f"GRANT {privilege} ON {q(ref.ident)} TO {grantee}"
+                   + (" WITH GRANT OPTION" if grantable else ""))
+    for column, grantee, privilege, grantable in deps.column_grants:
+        target = column_map.get(column)
+        if target is None:
+            warnings.append(f"{ref.key}: the grant of {privilege} on column {column} to "
+                            f"{grantee} is not carried over: the column is not in the new "
+                            "shape")
+            continue
+        out.append(f"GRANT {privilege} ({ident(target)}) ON {q(ref.ident)} TO {grantee}"
                    + (" WITH GRANT OPTION" if grantable else ""))
     if deps.comment is not None:
         out.append(q(sql.SQL("COMMENT ON TABLE {} IS {}").format(ref.ident,
@@ -389,11 +418,13 @@ def switch_statements(conn: psycopg.Connection, p: _Plan, action: str, reverse_s
         if reverse_sync:
             old_facts = read_table(conn, ref)
             new_facts = read_table(conn, p.incoming, for_copy=False)
-            columns, _ = reverse_columns(conn, old_facts, new_facts, m)
-            out += reverse_sync_ddl(conn, record, ref, out_ref, old_facts, new_facts, columns)
+            mapping = reverse_mapping(conn, old_facts, new_facts, record.alter_sql)
+            warnings.extend(w for w in mapping.warnings if w not in warnings)
+            out += reverse_sync_ddl(conn, record, ref, out_ref, old_facts, mapping)
     else:
         out.append(q(capture.trigger_ddl(ref, queue)))
         out.append(q(capture.truncate_trigger_ddl(ref, queue)))
+    p.detail_updates.update(names=names, self_fk_timing=timings)
     return out, after
 
 
@@ -413,8 +444,7 @@ def _drain(conn, m: MigrationTables, until: int) -> None:
 def check_reverse_sync(conn, m: MigrationTables) -> list[str]:
     """Old columns with no inverse: cutover needs --no-reverse-sync for these."""
     new_facts = read_table(conn, m.shadow, for_copy=False)
-    _, missing = reverse_columns(conn, m.live, new_facts, m)
-    return missing
+    return reverse_mapping(conn, m.live, new_facts, m.record.alter_sql).missing
 
 
 def run_switch(engine, tables: list[str], action: str, *, lock_timeout_ms: int = 500,
@@ -444,7 +474,7 @@ def run_switch(engine, tables: list[str], action: str, *, lock_timeout_ms: int =
     while True:
         attempts += 1
         executed: list[str] = []
-        after: list[str] = []
+        after: list = []
         try:
             with engine.locked(parts, lock_timeout_ms) as lock_statement:
                 locked_at = time.perf_counter()
@@ -457,8 +487,12 @@ def run_switch(engine, tables: list[str], action: str, *, lock_timeout_ms: int =
                         engine.execute(statement, action, part)
                     executed += body
                     after += post
+                resolve = getattr(engine, "pending_after", None)
+                if resolve is not None:
+                    after = resolve(parts)
                 for part in parts:
-                    detail = dict(part.record.detail, pending_validation=list(after))
+                    detail = dict(part.record.detail, pending_validation=list(after),
+                                  **getattr(part, "detail_updates", {}))
                     if action == "cutover":
                         detail["reverse_sync"] = reverse_sync
                         store.transition(part.record, wanted, "cut_over", verb,
@@ -480,9 +514,14 @@ def run_switch(engine, tables: list[str], action: str, *, lock_timeout_ms: int =
             on_event(f"lock wait over {lock_timeout_ms} ms; retrying in {delay:.2f}s "
                      f"({attempts}/{retries})")
             time.sleep(delay)
-    for statement in after:
-        on_event(f"validating: {statement}")
-        engine.execute_after_commit(statement)
+    committed = getattr(engine, "committed", None)
+    if committed is not None:
+        committed()
+    for item in after:
+        statement = engine.execute_after_commit(item)
+        if statement:
+            on_event(f"validated: {statement}")
+            executed.append(statement)
     for record in records:
         detail = dict(store.get(record.id).detail, pending_validation=[])
         store.update(record, lock_ms=lock_ms, detail=json.dumps(detail))
@@ -493,9 +532,12 @@ def run_switch(engine, tables: list[str], action: str, *, lock_timeout_ms: int =
 class PostgresSwitch:
     """PostgreSQL's side of a switch: lock_timeout, the catalog, PL/pgSQL triggers."""
 
-    def __init__(self, conn: psycopg.Connection, store: StateStore) -> None:
+    def __init__(self, conn: psycopg.Connection, store: StateStore, *,
+                 accept_loss: bool = False) -> None:
         self.conn = conn
         self.store = store
+        self.accept_loss = accept_loss
+        self._not_valid_before: set[int] = set()
 
     def table_key(self, table: str) -> str:
         return TableRef.parse(table).key
@@ -504,9 +546,12 @@ class PostgresSwitch:
         return self.conn.execute("SELECT now()").fetchone()[0]
 
     def load(self, records: list[MigrationRecord], action: str) -> list[_Plan]:
+        verb = "cut over" if action == "cutover" else "roll back"
+        for record in records:
+            check_identity(self.conn, record, verb)
         migrations = [open_migration(self.conn, r) if action == "cutover"
                       else _open_after_cutover(self.conn, r) for r in records]
-        return [_plan(m, action) for m in migrations]
+        return [_plan(m, action, self.accept_loss) for m in migrations]
 
     def preflight(self, plans: list[_Plan], action: str, reverse_sync: bool,
                   warnings: list[str]) -> None:
@@ -528,32 +573,71 @@ class PostgresSwitch:
                                 "writes made since cutover are not in the old table and are "
                                 "lost")
             else:
-                unsynced = _unsynced_count(self.conn, m.record)
-                if unsynced:
-                    warnings.append(f"{m.record.table_name}: {unsynced} writes since cutover "
-                                    "could not be carried back (see "
-                                    f"bluegreen.unsynced_{m.record.id})")
+                count, first = unsynced(self.conn, m.record)
+                if count and not self.accept_loss:
+                    raise CutoverRefused(_unsynced_message(m.record, count, first))
+                if count:
+                    warnings.append(f"{m.record.table_name}: {count} writes since cutover "
+                                    "could not be carried back and are lost in the old table "
+                                    f"(see bluegreen.unsynced_{m.record.id}); replay restores "
+                                    "them in the new one")
 
     def dry_run(self, plans, action, reverse_sync, warnings, lock_timeout_ms) -> list[str]:
-        statements = [f"SET LOCAL lock_timeout = {lock_timeout_ms}",
-                      _lock_statement(self.conn, plans)]
+        """The switch as SQL that runs as pasted into psql: the same statements as the real
+        run, in one transaction, the queue drained in one go, the state recorded."""
+        conn = self.conn
+        statements = ["BEGIN", f"SET LOCAL lock_timeout = {int(lock_timeout_ms)}",
+                      *_lock_statements(conn, plans)]
+        validations: list[str] = []
         for p in plans:
-            body, after = switch_statements(self.conn, p, action, reverse_sync, warnings)
-            statements += body + ["-- after COMMIT:"] + after
+            if action == "cutover":
+                statements += _drain_statements(conn, p.m)
+            body, after = switch_statements(conn, p, action, reverse_sync, warnings)
+            statements += body
+            validations += after
+        for p in plans:
+            detail = dict(p.record.detail, pending_validation=[], **p.detail_updates)
+            new = "cut_over" if action == "cutover" else "rolled_back"
+            if action == "cutover":
+                detail["reverse_sync"] = reverse_sync
+            wanted = ("synced", "rolled_back") if action == "cutover" else ("cut_over",)
+            statements.append(_q(conn, sql.SQL(
+                "UPDATE bluegreen.migrations SET state = {}, updated_at = now(){}, detail = {} "
+                "WHERE id = {} AND state IN ({})").format(
+                sql.Literal(new), sql.SQL(", cut_over_at = now()" if action == "cutover"
+                                          else ""),
+                sql.Literal(json.dumps(detail)), sql.Literal(p.record.id),
+                sql.SQL(", ").join(sql.Literal(w) for w in wanted))))
+            if action == "rollback":
+                statements += _after_rollback_statements(conn, p)
+        statements.append("COMMIT")
+        if validations:
+            statements += ["-- after COMMIT: validate the re-created foreign keys "
+                           "(no strong lock)", *validations]
         return statements
 
     def catch_up(self, plans: list[_Plan]) -> None:
         for p in plans:
             _drain(self.conn, p.m, until=100)
+            # A shadow that was never analyzed (a copy made before bluegreen analyzed it)
+            # gets its statistics now: the new table must not go live without them.
+            row = self.conn.execute(
+                "SELECT last_analyze IS NOT NULL OR last_autoanalyze IS NOT NULL FROM "
+                "pg_stat_user_tables WHERE relid = %s::regclass",
+                (p.m.shadow.text(self.conn),)).fetchone()
+            if not (row and row[0]):
+                self.conn.execute(sql.SQL("ANALYZE {}").format(p.m.shadow.ident))
 
     @contextmanager
     def locked(self, plans: list[_Plan], lock_timeout_ms: int):
         try:
             with self.conn.transaction():
                 self.conn.execute(f"SET LOCAL lock_timeout = {int(lock_timeout_ms)}")
-                lock = _lock_statement(self.conn, plans)
-                self.conn.execute(lock)
-                yield lock
+                statements = _lock_statements(self.conn, plans)
+                for statement in statements:
+                    self.conn.execute(statement)
+                self._not_valid_before = _not_valid_fks(self.conn, plans)
+                yield ";\n".join(statements)
         except (psycopg.errors.LockNotAvailable, psycopg.errors.DeadlockDetected):
             raise LockBusy() from None
 
@@ -565,28 +649,75 @@ class PostgresSwitch:
                           warnings: list[str]) -> tuple[list[str], list[str]]:
         return switch_statements(self.conn, p, action, reverse_sync, warnings)
 
+    def pending_after(self, plans: list[_Plan]) -> list[int]:
+        """The foreign keys this switch re-created NOT VALID, by OID: a name may have
+        changed by the time they are validated (the tables of a multi-table switch are
+        renamed in the same transaction)."""
+        keep = set()
+        for p in plans:
+            for table, name in p.keep_not_valid:
+                row = self.conn.execute(
+                    "SELECT oid FROM pg_constraint WHERE conrelid = to_regclass(%s) AND "
+                    "conname = %s", (table.text(self.conn), name)).fetchone()
+                if row:
+                    keep.add(row[0])
+        return sorted(_not_valid_fks(self.conn, plans) - self._not_valid_before - keep)
+
     def execute(self, statement: str, action: str, p: _Plan | None) -> None:
         try:
             self.conn.execute(statement)
         except (psycopg.errors.LockNotAvailable, psycopg.errors.DeadlockDetected):
             raise
+        except psycopg.errors.ObjectNotInPrerequisiteState:
+            record = p.m.record if p else None
+            count, first = unsynced(self.conn, record) if record else (0, None)
+            raise CutoverRefused(_unsynced_message(record, count, first)) from None
         except psycopg.Error as error:
             table = p.m.record.table_name if p else "the tables"
             raise CutoverRefused(
                 f"{action} of {table} failed and changed nothing: "
                 f"{str(error).splitlines()[0]} (in: {statement[:120]})") from None
 
-    def execute_after_commit(self, statement: str) -> None:
-        self.conn.execute(statement)
+    def committed(self) -> None:
+        notify_control(self.conn)  # a copy --follow of these tables stops now
+
+    def execute_after_commit(self, item) -> str | None:
+        return validate(self.conn, item)
 
     def after_rollback(self, p: _Plan) -> None:
-        _after_rollback(self.conn, p)
+        for statement in _after_rollback_statements(self.conn, p):
+            self.conn.execute(statement)
+
+
+def _unsynced_message(record, count: int, first: str | None) -> str:
+    table = record.table_name if record else "the table"
+    return (f"cannot roll back {table}: {count or 'some'} writes since cutover do not fit the "
+            f"old shape and could not be carried back (first: {first or 'see the table'}; all "
+            f"in bluegreen.unsynced_{record.id if record else '<id>'}); change those rows so "
+            "they fit, then roll back again, or pass --accept-loss to roll back without them")
+
+
+def validate(conn: psycopg.Connection, item) -> str | None:
+    """Validate a re-created foreign key: by its OID (a name in the record of a switch made
+    before bluegreen kept OIDs). Returns the statement run, or None when there was nothing
+    left to validate."""
+    if isinstance(item, str):
+        conn.execute(item)
+        return item
+    row = conn.execute("SELECT conrelid::regclass::text, conname, convalidated FROM "
+                       "pg_constraint WHERE oid = %s", (item,)).fetchone()
+    if row is None or row[2]:
+        return None
+    statement = f"ALTER TABLE {row[0]} VALIDATE CONSTRAINT {ident(row[1])}"
+    conn.execute(statement)
+    return statement
 
 
 def switch(conn: psycopg.Connection, store: StateStore, tables: list[str], action: str,
-           **options) -> SwitchResult:
+           *, accept_loss: bool = False, **options) -> SwitchResult:
     """cutover or rollback on PostgreSQL (see run_switch)."""
-    return run_switch(PostgresSwitch(conn, store), tables, action, **options)
+    return run_switch(PostgresSwitch(conn, store, accept_loss=accept_loss), tables, action,
+                      **options)
 
 
 def _open_after_cutover(conn, record: MigrationRecord) -> MigrationTables:
@@ -607,45 +738,99 @@ def _open_after_cutover(conn, record: MigrationRecord) -> MigrationTables:
 def _as_live(facts: TableFacts, ref: TableRef) -> TableFacts:
     """The original table's facts under the live name (the --alter names the live table)."""
     return TableFacts(ref, facts.oid, facts.columns, facts.primary_key, facts.rows_estimate,
-                      facts.size_bytes, facts.index_defs, facts.constraint_defs, facts.pk_name)
+                      facts.size_bytes, facts.index_defs, facts.constraint_defs, facts.pk_name,
+                      facts.self_fks)
 
 
-def _unsynced_count(conn, record: MigrationRecord) -> int:
-    table = _unsynced_table(record)
-    if conn.execute("SELECT to_regclass(%s)", (f"bluegreen.{table.name}",)).fetchone()[0] is None:
-        return 0
-    return conn.execute(sql.SQL("SELECT count(*) FROM {}").format(table.ident)).fetchone()[0]
+def _not_valid_fks(conn, plans: list[_Plan]) -> set[int]:
+    """OIDs of NOT VALID foreign keys on or into the tables of a switch."""
+    oids = []
+    for p in plans:
+        for table in (p.m.live.ref, *p.lock):
+            oid = conn.execute("SELECT to_regclass(%s)::oid", (table.text(conn),)).fetchone()[0]
+            if oid:
+                oids.append(oid)
+    return {r[0] for r in conn.execute(
+        "SELECT oid FROM pg_constraint WHERE contype = 'f' AND NOT convalidated AND "
+        "(conrelid = ANY(%s) OR confrelid = ANY(%s))", (oids, oids))}
 
 
-def _lock_statement(conn, plans: list[_Plan]) -> str:
-    """Lock the tables the app writes first, then the ones bluegreen's triggers write: the
-    order writers take them, so a writer in flight finishes instead of deadlocking."""
-    live = {p.m.live.ref.key: p.m.live.ref for p in plans}
+def _child_first(conn, tables: list[TableRef]) -> list[TableRef]:
+    """The switched tables, each before the tables its foreign keys point at (the order an
+    app's INSERT locks them); by name where no key orders them (or a cycle)."""
+    by_oid = {_oid(conn, t): t for t in tables}
+    parents: dict[int, set[int]] = {o: set() for o in by_oid}
+    for child, parent in conn.execute(
+            "SELECT conrelid::oid, confrelid::oid FROM pg_constraint WHERE contype = 'f' AND "
+            "conrelid = ANY(%s) AND confrelid = ANY(%s) AND conrelid <> confrelid",
+            (list(by_oid), list(by_oid))):
+        parents[child].add(parent)
+    ordered: list[int] = []
+    remaining = sorted(by_oid, key=lambda o: by_oid[o].key)
+    while remaining:
+        # A table no remaining table points at goes first: it is nobody's parent.
+        free = [o for o in remaining if not any(o in parents[c] for c in remaining if c != o)]
+        pick = free[0] if free else remaining[0]
+        ordered.append(pick)
+        remaining.remove(pick)
+    return [by_oid[o] for o in ordered]
+
+
+def _lock_statements(conn, plans: list[_Plan]) -> list[str]:
+    """Lock in the order the app locks: the tables whose foreign keys point at a switched
+    table (children first), the switched tables children first, then the shadows or old
+    tables that only bluegreen writes. Views come last and NOWAIT: a reader locks the view
+    before its tables, so waiting for a view while holding its tables could deadlock the
+    reader; the switch retries instead."""
+    live = _child_first(conn, [p.m.live.ref for p in plans])
+    live_keys = {t.key for t in live}
+    referencing: dict[str, TableRef] = {}
     others: dict[str, TableRef] = {}
     for p in plans:
-        for table in p.lock:
-            if table.key not in live:
-                others[table.key] = table
         for table, _, _ in read_dependents(conn, p.m.live.ref).incoming_fks:
-            if table.key not in live:
+            if table.key not in live_keys:
+                referencing[table.key] = table
+        for table in p.lock:
+            if table.key not in live_keys:
                 others[table.key] = table
-    ordered = [live[k] for k in sorted(live)] + [others[k] for k in sorted(others)]
-    return _q(conn, sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(
-        sql.SQL(", ").join(t.ident for t in ordered)))
+    for key in referencing:
+        others.pop(key, None)
+    ordered = ([referencing[k] for k in sorted(referencing)] + live
+               + [others[k] for k in sorted(others)])
+    out = [_q(conn, sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(
+        sql.SQL(", ").join(t.ident for t in ordered)))]
+    views = dependent_views(conn, [_oid(conn, t) for t in live])
+    if views:
+        out.append(_q(conn, sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE NOWAIT").format(
+            sql.SQL(", ").join(v.ident for v in views))))
+    return out
 
 
-def _after_rollback(conn, p: _Plan) -> None:
-    """Without reverse sync, or where writes could not be carried back, the new table holds
-    rows the old one does not: queue them so replay brings the shadow back to the live."""
+def _drain_statements(conn, m: MigrationTables) -> list[str]:
+    """The last replay as plain SQL (the real run replays in batches of the same
+    statements): every queued key at once."""
+    take = _q(conn, chunks.take_batch(m.queue, m.key, sql.SQL("true"))).replace(
+        "LIMIT %s", "LIMIT ALL")
+    return [_q(conn, chunks.create_keys_table(m.queue, m.key)), take,
+            _q(conn, chunks.delete_keys(m.shadow, m.queue, m.shadow_key)),
+            _q(conn, chunks.insert_keys(m.live.ref, m.shadow, m.queue, m.key, m.exprs))]
+
+
+def _after_rollback_statements(conn, p: _Plan) -> list[str]:
+    """Without reverse sync, or where writes could not be carried back (accepted), the new
+    table holds rows the old one does not: queue them so replay brings the shadow back to
+    the live table."""
     record = p.m.record
     shadow, _, queue = names_for(p.m.live.ref, record.id)
     if not record.detail.get("reverse_sync", True):
-        conn.execute(sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {}").format(
-            queue.ident, p.m.key.cols, p.m.shadow_key.cols, shadow.ident))
-    elif _unsynced_count(conn, record):
-        table = _unsynced_table(record)
-        conn.execute(sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {}").format(
-            queue.ident, p.m.key.cols, p.m.shadow_key.cols, table.ident))
+        return [_q(conn, sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {}").format(
+            queue.ident, p.m.key.cols, p.m.shadow_key.cols, shadow.ident))]
+    table = unsynced_table(record)
+    move = _q(conn, sql.SQL("INSERT INTO {q} ({k}) SELECT {s} FROM {u}; DELETE FROM {u}").format(
+        q=queue.ident, k=p.m.key.cols, s=p.m.shadow_key.cols, u=table.ident))
+    return [_q(conn, sql.SQL(
+        "DO $bluegreen$ BEGIN IF to_regclass({t}) IS NOT NULL THEN EXECUTE {move}; END IF; "
+        "END $bluegreen$").format(t=sql.Literal(table.text(conn)), move=sql.Literal(move)))]
 
 
 def finish_statements(conn, record: MigrationRecord) -> list[str]:
@@ -654,7 +839,7 @@ def finish_statements(conn, record: MigrationRecord) -> list[str]:
     return drop_reverse_ddl(conn, record, ref) + [
         _q(conn, sql.SQL("DROP TABLE IF EXISTS {}").format(old.ident)),
         *[_q(conn, s) for s in capture.drop_ddl(ref, queue)[2:]],
-        _q(conn, sql.SQL("DROP TABLE IF EXISTS {}").format(_unsynced_table(record).ident)),
+        _q(conn, sql.SQL("DROP TABLE IF EXISTS {}").format(unsynced_table(record).ident)),
     ]
 
 
@@ -664,9 +849,17 @@ def finish(conn: psycopg.Connection, store: StateStore, tables: list[str], *,
     """The contract step: drop the old table, the triggers and the queue."""
     records = require_active(store, [TableRef.parse(t).key for t in tables], ("cut_over",),
                              "finish")
+    for record in records:
+        check_identity(conn, record, "finish")
     statements = [s for r in records for s in finish_statements(conn, r)]
     if dry_run:
-        return records, statements
+        return records, ["BEGIN", f"SET LOCAL lock_timeout = {int(lock_timeout_ms)}",
+                         *statements, "COMMIT"]
+    for record in records:
+        # A cutover killed between its commit and its validations: validate before the old
+        # table (and with it the record of what to validate) goes.
+        for item in record.detail.get("pending_validation") or []:
+            validate(conn, item)
     for attempt in range(retries + 1):
         try:
             with conn.transaction():
@@ -688,4 +881,3 @@ def finish(conn: psycopg.Connection, store: StateStore, tables: list[str], *,
         except psycopg.errors.LockNotAvailable:
             time.sleep(min(5.0, 0.1 * 2 ** attempt) * random.uniform(0.5, 1.5))
     raise BluegreenError("finish could not get its locks; nothing was changed; retry later")
-

@@ -298,7 +298,7 @@ def test_out_of_order_commands_are_refused(bg, pg):
     commands.cutover(bg, ["t"])
     with pytest.raises(BluegreenError, match="needs synced or rolled_back"):
         commands.cutover(bg, ["t"])
-    with pytest.raises(BluegreenError, match="needs copying or synced or rolled_back"):
+    with pytest.raises(BluegreenError, match="it is cut over; roll it back first"):
         commands.abort(bg, "t")
 
 
