@@ -352,10 +352,18 @@ def abort_statements(conn, record) -> list[str]:
 
     ref = TableRef.parse(record.table_name)
     shadow, _, queue = names_for(ref, record.id)
-    out = [s.as_string(conn) for s in capture.drop_ddl(ref, queue)]
-    if record.state == "cut_over":
-        out = drop_reverse_ddl(conn, record, ref) + out
-    else:
+    # The triggers are found by their functions, on whatever table they are now (a table
+    # renamed away by someone else still carries them).
+    out = [f"DROP TRIGGER {sql.Identifier(name).as_string(conn)} ON {table}"
+           for name, table in conn.execute(
+               "SELECT t.tgname, t.tgrelid::regclass::text FROM pg_trigger t JOIN pg_proc p ON "
+               "p.oid = t.tgfoid JOIN pg_namespace n ON n.oid = p.pronamespace WHERE "
+               "n.nspname = 'bluegreen' AND p.proname = ANY(%s)",
+               ([f"{queue.name}_capture", f"{queue.name}_truncate", f"reverse_{record.id}",
+                 f"reverse_{record.id}_truncate"],))]
+    out += drop_reverse_ddl(conn, record, ref)
+    out += [s.as_string(conn) for s in capture.drop_ddl(ref, queue)]
+    if record.state != "cut_over":
         now = current_oid(conn, shadow)
         if now is not None and record.shadow_oid in (None, now):
             out.append(sql.SQL("DROP TABLE IF EXISTS {}").format(shadow.ident).as_string(conn))

@@ -207,7 +207,7 @@ def run_demo(database_url: str | None = None, *, rows: int = 20_000,
 
     url = database_url or default_url()
     on_step = on_step or (lambda s: None)
-    result = DemoResult(url)
+    result = DemoResult(dialects.redact(url))  # shown in text and JSON: never a password
     on_step(f"creating the sample table {TABLE} with {rows:,} rows")
     seeds = _create_sample(url, rows)
     commands.init(url)

@@ -56,6 +56,9 @@ def rollback(
     database_url: DatabaseUrl = None,
     lock_timeout: LockTimeout = 500,
     retries: Retries = 10,
+    accept_loss: Annotated[bool, typer.Option(
+        "--accept-loss", help="Roll back even though some writes since cutover do not fit "
+                              "the old shape; they are lost in the old table.")] = False,
     dry_run: DryRun = False,
     yes: Yes = False,
     output: FormatOption = Format.text,
@@ -64,12 +67,12 @@ def rollback(
     url = require_url(database_url)
     if dry_run:
         result = commands.rollback(url, tables, lock_timeout_ms=lock_timeout, retries=retries,
-                                   dry_run=True)
+                                   dry_run=True, accept_loss=accept_loss)
         render.sql_list(result.statements, output is Format.json)
         return
     _confirm(url, tables, f"Roll {', '.join(tables)} back to the old shape?", yes)
     result = commands.rollback(url, tables, lock_timeout_ms=lock_timeout, retries=retries,
-                               on_event=render.event_line)
+                               on_event=render.event_line, accept_loss=accept_loss)
     render.switch_result(result, output is Format.json)
 
 

@@ -23,9 +23,11 @@ def stdout() -> Console:
 
 
 def error(message: str) -> None:
-    """One line on stderr: what is wrong and what to do."""
+    """One line on stderr: what is wrong and what to do (never a password)."""
+    from bluegreen.redact import redact
+
     Console(stderr=True, highlight=False, soft_wrap=True).print(
-        Text("error: ", style="bold red") + Text(message))
+        Text("error: ", style="bold red") + Text(redact(message)))
 
 
 def write_json(data: Any) -> None:
