@@ -38,6 +38,7 @@ from bluegreen.copier.reverse import (
 )
 from bluegreen.copier.runner import (
     MigrationTables,
+    foreign_key_statements,
     names_for,
     open_migration,
     replay_batch,
@@ -87,6 +88,7 @@ class Dependents:
     index_names: list[str]  # indexes not backing a constraint
     constraint_names: list[str]  # p, u, f, x constraints
     self_fks: list[tuple[str, str]] = field(default_factory=list)  # (name, timing)
+    outgoing_fks: list[str] = field(default_factory=list)  # to other tables
 
 
 def _oid(conn, table: TableRef) -> int:
@@ -190,9 +192,12 @@ def read_dependents(conn: psycopg.Connection, table: TableRef) -> Dependents:
                 for n, deferrable, deferred in conn.execute(
         "SELECT conname, condeferrable, condeferred FROM pg_constraint WHERE conrelid = %s "
         "AND confrelid = %s AND contype = 'f'", (oid, oid))]
+    outgoing = [r[0] for r in conn.execute(
+        "SELECT conname FROM pg_constraint WHERE conrelid = %s AND confrelid <> %s AND "
+        "contype = 'f'", (oid, oid))]
     return Dependents(incoming, views, owned, identity, grants, column_grants, comment,
                       policies, tuple(row_security), triggers, index_names, constraint_names,
-                      self_fks)
+                      self_fks, outgoing)
 
 
 def dependent_views(conn: psycopg.Connection, oids: list[int]) -> list[TableRef]:
@@ -225,6 +230,9 @@ class _Plan:
     detail_updates: dict = field(default_factory=dict)  # saved with the transition
     # Foreign keys that were NOT VALID before the switch stay so (table, name).
     keep_not_valid: list[tuple[TableRef, str]] = field(default_factory=list)
+    # Shared by every part of one switch: foreign keys an earlier part re-created NOT VALID
+    # that were valid before, (table key, name), so a later part knows what they were.
+    recreated_valid: set[tuple[str, str]] = field(default_factory=set)
 
     @property
     def record(self) -> MigrationRecord:
@@ -310,7 +318,15 @@ def switch_statements(conn: psycopg.Connection, p: _Plan, action: str, reverse_s
         out += [q(s) for s in capture.drop_trigger_ddl(ref, queue)]
     else:
         out += drop_reverse_ddl(conn, record, ref)
-    # 2. Detach what follows the OID.
+    # 2. Detach what follows the OID. Rolling back, the new table's foreign keys to other
+    # tables go too: replay lags behind the app, and a key on a lagging copy would stop the
+    # app deleting a parent row (the next cutover adds them again).
+    if action == "rollback":
+        for name in deps.outgoing_fks:
+            out.append(q(sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(
+                ref.ident, sql.Identifier(name))))
+        deps.constraint_names = [n for n in deps.constraint_names
+                                 if n not in deps.outgoing_fks]
     for table, name, _ in deps.incoming_fks:
         out.append(q(sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(
             table.ident, sql.Identifier(name))))
@@ -375,14 +391,24 @@ def switch_statements(conn: psycopg.Connection, p: _Plan, action: str, reverse_s
                 f"{q(sql.Literal(target))}), GREATEST((SELECT last_value FROM "
                 f"{_serial_sequence(conn, ref, column)}), (SELECT COALESCE(max({ident(target)}), "
                 f"1) FROM {q(ref.ident)})))")
-    # 5. Re-attach to the incoming table, which now has the live name.
+    # 5. Re-attach to the incoming table, which now has the live name: its own foreign keys
+    # to other tables (NOT VALID now, validated after the commit), and those pointing at it.
+    if action == "cutover":
+        for name, statement, validate_after in foreign_key_statements(original, spec, ref):
+            out.append(statement)
+            if validate_after or (ref.key, name) in p.recreated_valid:
+                after.append(q(sql.SQL("ALTER TABLE {} VALIDATE CONSTRAINT {}").format(
+                    ref.ident, sql.Identifier(name))))
+            else:
+                p.keep_not_valid.append((ref, name))
     for table, name, definition in deps.incoming_fks:
         was_valid = not definition.rstrip().endswith("NOT VALID")
         definition = definition.rstrip().removesuffix("NOT VALID").rstrip()
         out.append(q(sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {} NOT VALID").format(
             table.ident, sql.Identifier(name), sql.SQL(definition))))
         final_table = ref if table == p.incoming else (out_ref if table == ref else table)
-        if was_valid:
+        if was_valid or (table.key, name) in p.recreated_valid:
+            p.recreated_valid.add((table.key, name))
             after.append(q(sql.SQL("ALTER TABLE {} VALIDATE CONSTRAINT {}").format(
                 final_table.ident, sql.Identifier(names.get(name, name)))))
         else:
@@ -551,7 +577,11 @@ class PostgresSwitch:
             check_identity(self.conn, record, verb)
         migrations = [open_migration(self.conn, r) if action == "cutover"
                       else _open_after_cutover(self.conn, r) for r in records]
-        return [_plan(m, action, self.accept_loss) for m in migrations]
+        plans = [_plan(m, action, self.accept_loss) for m in migrations]
+        shared: set[tuple[str, str]] = set()
+        for p in plans:
+            p.recreated_valid = shared
+        return plans
 
     def preflight(self, plans: list[_Plan], action: str, reverse_sync: bool,
                   warnings: list[str]) -> None:

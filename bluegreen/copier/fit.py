@@ -110,7 +110,7 @@ def find_null(conn: psycopg.Connection, live: TableRef, key: KeySet,
 
     if take is None:
         return first(sql.SQL("true"), [])
-    last = conn.execute(sql.SQL("SELECT {} FROM {} ORDER BY {} DESC LIMIT 1").format(
+    last = conn.execute(sql.SQL("SELECT {} FROM {} ORDER BY {} LIMIT 1").format(
         key.cols, live.ident, sql.SQL(", ").join(sql.SQL("{} DESC").format(sql.Identifier(c))
                                                 for c in key.columns))).fetchone()
     if last is None:

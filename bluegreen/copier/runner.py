@@ -124,8 +124,8 @@ def shadow_names(live: TableFacts, spec: AlterSpec, migration_id: int) -> dict[s
     backfill (the primary key, indexes, unique, foreign-key and exclusion constraints)."""
     finals = [constraint_name(spec, live.pk_name or f"{live.ref.name}_pkey")]
     finals += [name for name, _ in live.index_defs]
-    finals += [constraint_name(spec, name) for name, _, _ in live.constraint_defs
-               if name not in spec.dropped_constraints]
+    finals += [constraint_name(spec, name) for name, kind, _ in live.constraint_defs
+               if name not in spec.dropped_constraints and (kind != "f" or name in live.self_fks)]
     return {built_name(migration_id, final): final for final in finals}
 
 
@@ -167,9 +167,17 @@ def secondary_statements(conn, live: TableFacts, spec: AlterSpec, shadow: TableR
     for name, kind, definition in live.constraint_defs:
         if name in spec.dropped_constraints:
             continue
+        if kind == "f" and name not in live.self_fks:
+            # A foreign key to another table is added at cutover: on the shadow it would
+            # stop the app deleting a parent row that the lagging shadow still references.
+            missing = _foreign_key(live, spec, name, definition, shadow)[1]
+            if missing:
+                warnings.append(f"constraint {name} ({definition}) is not carried over: the "
+                                f"alter drops {', '.join(missing)}")
+            continue
         parsed = pglast.parse_sql(f"ALTER TABLE x ADD CONSTRAINT c {definition}")[0].stmt
         constraint = parsed.cmds[0].def_
-        self_fk = kind == "f" and name in live.self_fks
+        self_fk = kind == "f"
         key_lists = [attr for attr in ("keys", "fk_attrs") + (("pk_attrs",) if self_fk else ())
                      if getattr(constraint, attr, None)]
         elements = [pair[0] for pair in (constraint.exclusions or ())] if kind == "x" else []
@@ -188,20 +196,54 @@ def secondary_statements(conn, live: TableFacts, spec: AlterSpec, shadow: TableR
                 element.name = renames[element.name]
         final = built_name(migration_id, constraint_name(spec, name))
         constraint.conname = final
-        if kind == "f":
+        if self_fk:
             constraint.skip_validation = True
             constraint.initially_valid = False
-        if self_fk:
             constraint.pktable.schemaname = shadow.schema
             constraint.pktable.relname = shadow.name
             constraint.deferrable = True
             constraint.initdeferred = True
         parsed.relation.schemaname, parsed.relation.relname = shadow.schema, shadow.name
         statements.append(_guarded(conn, shadow, final, RawStream()(parsed)))
-        if kind == "f":
+        if self_fk:
             statements.append(_render(conn, sql.SQL("ALTER TABLE {} VALIDATE CONSTRAINT {}")
                                       .format(shadow.ident, sql.Identifier(final))))
     return statements, warnings
+
+
+def _foreign_key(live: TableFacts, spec: AlterSpec, name: str, definition: str,
+                 target: TableRef) -> tuple[str | None, list[str]]:
+    """A foreign key of the live table to another table, as the new table has it: (ADD
+    CONSTRAINT ... NOT VALID on ``target``, or None; the columns the alter dropped)."""
+    renames = reverse_source_names(spec)
+    parsed = pglast.parse_sql(f"ALTER TABLE x ADD CONSTRAINT c {definition}")[0].stmt
+    constraint = parsed.cmds[0].def_
+    missing = [k.sval for k in constraint.fk_attrs if k.sval not in renames]
+    if missing:
+        return None, missing
+    for k in constraint.fk_attrs:
+        k.sval = renames[k.sval]
+    constraint.conname = constraint_name(spec, name)
+    constraint.skip_validation = True
+    constraint.initially_valid = False
+    parsed.relation.schemaname, parsed.relation.relname = target.schema, target.name
+    return RawStream()(parsed), []
+
+
+def foreign_key_statements(live: TableFacts, spec: AlterSpec, target: TableRef
+                           ) -> list[tuple[str, str, bool]]:
+    """The live table's foreign keys to other tables, for the new table at cutover:
+    (constraint name, ADD CONSTRAINT ... NOT VALID, whether to validate it after the
+    commit: not when the live one was NOT VALID itself)."""
+    out = []
+    for name, kind, definition in live.constraint_defs:
+        if kind != "f" or name in live.self_fks or name in spec.dropped_constraints:
+            continue
+        statement, _ = _foreign_key(live, spec, name, definition, target)
+        if statement:
+            out.append((constraint_name(spec, name), statement,
+                        not definition.rstrip().endswith("NOT VALID")))
+    return out
 
 
 class Copier:
@@ -267,7 +309,8 @@ class Copier:
         columns = conn.execute(
             "SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, "
             "pg_get_expr(d.adbin, d.adrelid), a.attgenerated, a.attidentity, a.attcollation, "
-            "a.attstorage, a.attcompression, a.attstattarget, a.attoptions, "
+            "a.attstorage, a.attcompression, a.attstattarget, ARRAY(SELECT o FROM "
+            "unnest(a.attoptions) o WHERE o NOT LIKE 'pg\\_attver=%%'), "
             "col_description(a.attrelid, a.attnum) "
             "FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND "
             "d.adnum = a.attnum WHERE a.attrelid = %s AND a.attnum > 0 AND NOT a.attisdropped "
