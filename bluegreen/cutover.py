@@ -9,11 +9,11 @@ index and constraint names, and the timing of a foreign key to the table itself.
 Reverse-sync triggers (bluegreen.copier.reverse) keep the old table equal to the new one
 after cutover, so rollback loses nothing.
 
-Locks are taken in the order the app takes them: tables whose foreign keys point at a
-switched table first (an app INSERT locks the child, then the parent for its FK check), the
-switched tables children first, then the shadows; views last and without waiting (a reader
-locks the view before its tables), so a switch never waits while holding a lock the app
-waits for in the other order.
+Locks are taken in the order the app takes them (tables whose foreign keys point at a
+switched table first: an app INSERT locks the child, then the parent for its FK check), and
+only the first is waited for: the rest are taken NOWAIT, so the switch never waits while
+holding a lock, and cannot close a deadlock cycle with an app transaction that takes them in
+another order (see ``_lock_statements``).
 """
 
 from __future__ import annotations
@@ -664,8 +664,9 @@ class PostgresSwitch:
             with self.conn.transaction():
                 self.conn.execute(f"SET LOCAL lock_timeout = {int(lock_timeout_ms)}")
                 statements = _lock_statements(self.conn, plans)
-                for statement in statements:
-                    self.conn.execute(statement)
+                self.conn.execute(statements[0])
+                for statement in statements[1:]:
+                    _lock_rest(self.conn, statement)
                 self._not_valid_before = _not_valid_fks(self.conn, plans)
                 yield ";\n".join(statements)
         except (psycopg.errors.LockNotAvailable, psycopg.errors.DeadlockDetected):
@@ -806,12 +807,32 @@ def _child_first(conn, tables: list[TableRef]) -> list[TableRef]:
     return [by_oid[o] for o in ordered]
 
 
+def _parents(conn, tables: list[TableRef], exclude: set[str]) -> list[TableRef]:
+    """The tables these tables' foreign keys point at (adding or dropping such a key locks
+    them too), leaving out ``exclude`` (table keys)."""
+    oids = [o for o in (conn.execute("SELECT to_regclass(%s)::oid", (t.text(conn),)
+                                     ).fetchone()[0] for t in tables) if o]
+    rows = conn.execute(
+        "SELECT DISTINCT n.nspname, c.relname FROM pg_constraint con JOIN pg_class c ON "
+        "c.oid = con.confrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE "
+        "con.contype = 'f' AND con.conrelid = ANY(%s) AND con.confrelid <> con.conrelid "
+        "ORDER BY 1, 2", (oids,)).fetchall()
+    return [TableRef(s, n) for s, n in rows if TableRef(s, n).key not in exclude]
+
+
 def _lock_statements(conn, plans: list[_Plan]) -> list[str]:
-    """Lock in the order the app locks: the tables whose foreign keys point at a switched
-    table (children first), the switched tables children first, then the shadows or old
-    tables that only bluegreen writes. Views come last and NOWAIT: a reader locks the view
-    before its tables, so waiting for a view while holding its tables could deadlock the
-    reader; the switch retries instead."""
+    """The switch's locks, in the order the app takes them: the tables whose foreign keys
+    point at a switched table (an app INSERT locks the child, then the parent for its FK
+    check), the switched tables children first, then what only bluegreen writes (the
+    shadows or old tables, the queues); views last (a reader locks the view before its
+    tables).
+
+    Only the first lock is waited for, holding nothing else; the rest are taken NOWAIT. An
+    app transaction may lock tables in any order (a parent then its child, a child then its
+    parent), and a switch that waited for a lock while holding another could close a cycle
+    whose deadlock check then kills the app's transaction; one that never waits while
+    holding a lock cannot be part of any cycle. A NOWAIT that fails is retried for a moment,
+    then the whole switch backs off and retries (see ``_lock_rest``)."""
     live = _child_first(conn, [p.m.live.ref for p in plans])
     live_keys = {t.key for t in live}
     referencing: dict[str, TableRef] = {}
@@ -820,20 +841,46 @@ def _lock_statements(conn, plans: list[_Plan]) -> list[str]:
         for table, _, _ in read_dependents(conn, p.m.live.ref).incoming_fks:
             if table.key not in live_keys:
                 referencing[table.key] = table
-        for table in p.lock:
+        for table in (*p.lock, p.m.queue):
             if table.key not in live_keys:
                 others[table.key] = table
     for key in referencing:
         others.pop(key, None)
     ordered = ([referencing[k] for k in sorted(referencing)] + live
                + [others[k] for k in sorted(others)])
-    out = [_q(conn, sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(
-        sql.SQL(", ").join(t.ident for t in ordered)))]
     views = dependent_views(conn, [_oid(conn, t) for t in live])
-    if views:
+    # The tables the switched tables' foreign keys point at: cutover adds those keys to the
+    # new table (SHARE ROW EXCLUSIVE on the parent), rollback drops them (ACCESS EXCLUSIVE).
+    parents = _parents(conn, live, {t.key for t in ordered})
+    rolling_back = any(p.outgoing_name == names_for(p.m.live.ref, p.record.id)[0].name
+                       for p in plans)
+    out = [_q(conn, sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(
+        ordered[0].ident))]
+    rest = ordered[1:] + views
+    if rest:
         out.append(_q(conn, sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE NOWAIT").format(
-            sql.SQL(", ").join(v.ident for v in views))))
+            sql.SQL(", ").join(t.ident for t in rest))))
+    if parents:
+        mode = "ACCESS EXCLUSIVE" if rolling_back else "SHARE ROW EXCLUSIVE"
+        out.append(_q(conn, sql.SQL("LOCK TABLE {} IN {} MODE NOWAIT").format(
+            sql.SQL(", ").join(t.ident for t in parents), sql.SQL(mode))))
     return out
+
+
+def _lock_rest(conn, statement: str, patience: float = 0.2) -> None:
+    """Take the locks after the first without waiting in the lock queue: NOWAIT, tried again
+    every few milliseconds for ``patience`` seconds (an app transaction in flight on one of
+    them usually ends by then), then LockNotAvailable and the switch retries later."""
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            with conn.transaction():  # a savepoint: a failed NOWAIT keeps the first lock
+                conn.execute(statement)
+            return
+        except psycopg.errors.LockNotAvailable:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.005)
 
 
 def _drain_statements(conn, m: MigrationTables) -> list[str]:
@@ -873,6 +920,32 @@ def finish_statements(conn, record: MigrationRecord) -> list[str]:
     ]
 
 
+def _finish_locks(conn, records: list[MigrationRecord]) -> list[str]:
+    """finish's locks, as the switch takes them: the first waited for, the rest NOWAIT. The
+    live tables lose their reverse triggers (SHARE ROW EXCLUSIVE); the old tables, the
+    tables their foreign keys point at, the queues and unsynced tables are dropped or
+    changed (ACCESS EXCLUSIVE)."""
+    live = [TableRef.parse(r.table_name) for r in records]
+    dropped: list[TableRef] = []
+    for record in records:
+        _, old, queue = names_for(TableRef.parse(record.table_name), record.id)
+        for table in (old, queue, unsynced_table(record)):
+            if conn.execute("SELECT to_regclass(%s)", (table.text(conn),)).fetchone()[0]:
+                dropped.append(table)
+    olds = [t for t in dropped if t.schema != "bluegreen"]
+    # A parent that is itself a live table here is taken again, in the stronger mode (its
+    # foreign key from an old table is dropped with that table): NOWAIT, never waiting.
+    dropped += _parents(conn, olds, {t.key for t in dropped})
+    out = [_q(conn, sql.SQL("LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE").format(live[0].ident))]
+    if live[1:]:
+        out.append(_q(conn, sql.SQL("LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE NOWAIT").format(
+            sql.SQL(", ").join(t.ident for t in live[1:]))))
+    if dropped:
+        out.append(_q(conn, sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE NOWAIT").format(
+            sql.SQL(", ").join(t.ident for t in dropped))))
+    return out
+
+
 def finish(conn: psycopg.Connection, store: StateStore, tables: list[str], *,
            lock_timeout_ms: int = 500, retries: int = 10, dry_run: bool = False
            ) -> tuple[list[MigrationRecord], list[str]]:
@@ -882,9 +955,10 @@ def finish(conn: psycopg.Connection, store: StateStore, tables: list[str], *,
     for record in records:
         check_identity(conn, record, "finish")
     statements = [s for r in records for s in finish_statements(conn, r)]
+    locks = _finish_locks(conn, records)
     if dry_run:
         return records, ["BEGIN", f"SET LOCAL lock_timeout = {int(lock_timeout_ms)}",
-                         *statements, "COMMIT"]
+                         *locks, *statements, "COMMIT"]
     for record in records:
         # A cutover killed between its commit and its validations: validate before the old
         # table (and with it the record of what to validate) goes.
@@ -894,6 +968,9 @@ def finish(conn: psycopg.Connection, store: StateStore, tables: list[str], *,
         try:
             with conn.transaction():
                 conn.execute(f"SET LOCAL lock_timeout = {int(lock_timeout_ms)}")
+                conn.execute(locks[0])
+                for statement in locks[1:]:
+                    _lock_rest(conn, statement)
                 for statement in statements:
                     try:
                         conn.execute(statement)

@@ -182,8 +182,10 @@ def wait_for(condition, what: str, timeout: float = 30) -> None:
 
 
 def spawn(url: str, *args: str) -> subprocess.Popen:
+    # PYTHONFAULTHANDLER: a run that hangs shows where, when the test stops it (SIGABRT).
     return subprocess.Popen([sys.executable, "-m", "bluegreen", *args, "--database-url", url],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=dict(os.environ, PYTHONFAULTHANDLER="1"))
 
 
 def run_cli(url: str, *args: str) -> None:
@@ -202,7 +204,13 @@ def inject(pg, proc: subprocess.Popen, fault: str) -> None:
     pg.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = "
                "current_database() AND application_name LIKE 'bluegreen%%' AND pid <> "
                "pg_backend_pid()")
-    out, err = proc.communicate(timeout=60)
+    try:
+        out, err = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGABRT)
+        out, err = proc.communicate(timeout=30)
+        raise AssertionError(f"bluegreen did not stop after its sessions were terminated: "
+                             f"{err[-3000:]}") from None
     one_line_error(subprocess.CompletedProcess(proc.args, proc.returncode, out, err))
 
 
