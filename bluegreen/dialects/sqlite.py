@@ -417,6 +417,7 @@ class SqliteCopier:
                 conn.execute("UPDATE bluegreen_migrations SET rows_copied = rows_copied + ?, "
                              "chunk_size = ? WHERE id = ?", (rows, size, record.id))
             sizer.observe(rows, time.monotonic() - started)
+            bucket.settle(size, rows)  # charge what was copied, not what was planned
             lo = hi
             if time.monotonic() - last_report > 0.2:
                 last_report = time.monotonic()
