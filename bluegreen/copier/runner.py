@@ -620,8 +620,7 @@ class _Context:
         # Under a rate limit a chunk holds at most a quarter second of it: the rate stays
         # smooth, and a pause takes effect within one short chunk.
         high = max(100, int(rate / 4)) if rate else 200_000
-        self.sizer = ChunkSizer(min(self.options.chunk_size or 5000, high)
-                                if not self.options.chunk_size else self.options.chunk_size,
+        self.sizer = ChunkSizer(self.options.chunk_size or min(5000, high),
                                 self.options.target_chunk_seconds,
                                 fixed=self.options.chunk_size is not None, high=high)
         self.throttle = Throttle(copier.url, self.options.throttle, self._watch, self.stop)

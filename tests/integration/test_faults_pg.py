@@ -181,11 +181,27 @@ def wait_for(condition, what: str, timeout: float = 30) -> None:
         time.sleep(0.02)
 
 
+SPAWNED: list[subprocess.Popen] = []
+
+
 def spawn(url: str, *args: str) -> subprocess.Popen:
     # PYTHONFAULTHANDLER: a run that hangs shows where, when the test stops it (SIGABRT).
-    return subprocess.Popen([sys.executable, "-m", "bluegreen", *args, "--database-url", url],
+    proc = subprocess.Popen([sys.executable, "-m", "bluegreen", *args, "--database-url", url],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env=dict(os.environ, PYTHONFAULTHANDLER="1"))
+    SPAWNED.append(proc)
+    return proc
+
+
+def first_lock(url: str, action: str) -> str:
+    """The relation a switch (or finish) waits for: the first it locks, as its dry run
+    prints it. The others are taken without waiting."""
+    if action == "finish":
+        _, statements = commands.finish(url, ["orders"], dry_run=True)
+    else:
+        statements = getattr(commands, action)(url, ["orders"], dry_run=True).statements
+    lock = next(s for s in statements if s.startswith("LOCK TABLE "))
+    return lock[len("LOCK TABLE "):].split(" IN ")[0]
 
 
 def run_cli(url: str, *args: str) -> None:
@@ -225,11 +241,11 @@ def test_a_fault_at_each_step_then_the_documented_recovery(bg, pg, pg_url, step,
     blocker: psycopg.Connection | None = None
 
     def hold_lock(table: str) -> None:
-        """A session that reads `table` and keeps its transaction open: the next step
-        waits for its lock, which is where the fault strikes."""
+        """A session that reads `table` (a quoted, maybe qualified name) and keeps its
+        transaction open: the next step waits for its lock, where the fault strikes."""
         nonlocal blocker
         blocker = psycopg.connect(pg_url)
-        blocker.execute(f'SELECT 1 FROM "{table}" LIMIT 1')
+        blocker.execute(f"SELECT 1 FROM {table} LIMIT 1")
 
     def release() -> None:
         nonlocal blocker
@@ -268,7 +284,7 @@ def test_a_fault_at_each_step_then_the_documented_recovery(bg, pg, pg_url, step,
         record = commands.status(bg, "orders")[0].record
         # verify, with the fault while it waits for the shadow
         if step == "verify":
-            hold_lock(record.shadow_table)
+            hold_lock(f'"{record.shadow_table}"')
             blocker.execute(f'LOCK TABLE "{record.shadow_table}" IN ACCESS EXCLUSIVE MODE')
             proc = spawn(bg, "verify", "orders")
             wait_for(lambda: waiting("bluegreen-verify"), "verify to wait")
@@ -284,7 +300,7 @@ def test_a_fault_at_each_step_then_the_documented_recovery(bg, pg, pg_url, step,
                                   ("finish", False)):
             if step == action and not struck:
                 struck = True
-                hold_lock("orders")
+                hold_lock(first_lock(bg, action))
                 proc = spawn(bg, action, "orders", "--yes", "--lock-timeout", "30000")
                 wait_for(lambda a=action: waiting(f"bluegreen-{a}"), f"{action} to wait")
                 inject(pg, proc, fault)
@@ -312,3 +328,8 @@ def test_a_fault_at_each_step_then_the_documented_recovery(bg, pg, pg_url, step,
         release()
         for writer in app.writers:
             writer.stop()
+        while SPAWNED:  # nothing of this test may run on into the next one
+            proc = SPAWNED.pop()
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=30)
