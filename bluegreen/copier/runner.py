@@ -754,7 +754,7 @@ class _Context:
     def _note_rate(self, seconds: float, rows: int) -> None:
         """Say so when the asked rate was more than this server could copy."""
         asked = self.options.throttle.max_rows_per_second
-        if not asked or seconds < 0.2 or self.stop.is_set():
+        if not asked or seconds < 0.05 or self.stop.is_set():
             return
         real = rows / seconds
         if real < 0.9 * asked and self.throttle.bucket.waited < 0.1 * seconds:
