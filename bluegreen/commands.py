@@ -219,7 +219,7 @@ def _interrupted(database_url: str, table: str, action: str, command: str):
     state = None
     try:
         state = status(database_url, table)[0].record.state
-    except (BluegreenError, Exception):  # noqa: BLE001 - best effort, the message goes out
+    except Exception:  # best effort: the message goes out either way
         pass
     where = f" (the migration is {state})" if state else ""
     return Interrupted(f"interrupted: the {action} of {table} stopped{where}; it runs in one "

@@ -25,7 +25,9 @@ class RowDoesNotFit(BluegreenError):
 
 
 def describe_key(key: KeySet, values) -> str:
-    return ", ".join(f"{c} = {v!r}" for c, v in zip(key.columns, values, strict=True))
+    """``id = 42`` or ``account_id = 0f8c..., n = 3``: as a user would type it."""
+    return ", ".join(f"{c} = {v!r}" if isinstance(v, str) else f"{c} = {v}"
+                     for c, v in zip(key.columns, values, strict=True))
 
 
 def _by_keys(live: TableRef, target: sql.Composable, key: KeySet,
