@@ -454,3 +454,68 @@ def describe(database_url: str, tables: list[str]) -> list:
 __all__ = ["BluegreenError", "plan", "plan_exit_code", "read_statements", "load_schema_file",
            "init", "copy", "status", "set_paused", "verify", "abort", "cutover", "rollback",
            "finish"]
+
+
+# ---- apply and revert: a whole migration ---------------------------------------------------
+
+def apply(paths: list[str | Path], database_url: str, *, options=None,
+          from_rev: str | None = None, to_rev: str | None = None, dry_run: bool = False,
+          on_event=None):
+    """Run one phase (expand or contract) of a migration's revisions, recorded and
+    resumable (see bluegreen.core.apply.runner)."""
+    from bluegreen import engines
+    from bluegreen.core.apply.revisions import load_revisions
+    from bluegreen.core.apply.runner import ApplyOptions, run_apply
+
+    engine = engines.apply_engine(database_url)
+    try:
+        revisions = load_revisions(paths, from_rev=from_rev, to_rev=to_rev,
+                                   sqlite=engine.dialect == "sqlite")
+        return run_apply(engine, revisions, options or ApplyOptions(), dry_run=dry_run,
+                         on_event=on_event or (lambda event: None))
+    finally:
+        engine.close()
+
+
+def revert(paths: list[str | Path], database_url: str, *, options=None,
+           from_rev: str | None = None, to_rev: str | None = None, dry_run: bool = False,
+           confirm=None, on_event=None):
+    """Undo the expand phase of a migration's revisions, newest step first."""
+    from bluegreen import engines
+    from bluegreen.core.apply.revisions import load_revisions
+    from bluegreen.core.apply.runner import ApplyOptions, run_revert
+
+    engine = engines.apply_engine(database_url)
+    try:
+        revisions = load_revisions(paths, from_rev=from_rev, to_rev=to_rev,
+                                   sqlite=engine.dialect == "sqlite")
+        return run_revert(engine, revisions, options or ApplyOptions(), dry_run=dry_run,
+                          confirm=confirm, on_event=on_event or (lambda event: None))
+    finally:
+        engine.close()
+
+
+def apply_status(database_url: str) -> list[dict]:
+    """Every revision apply has recorded: its phases and steps done, and a running step."""
+    from bluegreen import engines
+    from bluegreen.core.apply.model import ApplyPhase
+
+    engine = engines.apply_engine(database_url)
+    try:
+        out = []
+        for record in engine.store.all_revisions():
+            row = {"revision": record.label, "source": record.source,
+                   "expand": record.expand_state, "contract": record.contract_state}
+            for phase in ApplyPhase:
+                steps = engine.store.steps(record.id, phase)
+                row[f"{phase.value}_steps"] = [sum(s.status == "done" for s in steps),
+                                               len(steps)]
+                running = next((s for s in steps if s.status in ("running", "failed")), None)
+                if running is not None:
+                    row["step"] = {"phase": phase.value, "seq": running.seq,
+                                   "description": running.description,
+                                   "status": running.status, "error": running.error}
+            out.append(row)
+        return out
+    finally:
+        engine.close()

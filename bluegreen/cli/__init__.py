@@ -8,6 +8,7 @@ import sys
 import psycopg
 import typer
 
+from bluegreen.cli import apply as apply_cmd
 from bluegreen.cli import copy as copy_cmd
 from bluegreen.cli import cutover as cutover_cmd
 from bluegreen.cli import demo as demo_cmd
@@ -25,6 +26,8 @@ app = typer.Typer(
 )
 app.command("demo")(demo_cmd.demo)
 app.command("plan")(plan_cmd.plan)
+app.command("apply")(apply_cmd.apply)
+app.command("revert")(apply_cmd.revert)
 app.command("init")(state_cmd.init)
 app.command("copy")(copy_cmd.copy)
 app.command("status")(state_cmd.status)

@@ -319,3 +319,179 @@ def demo_summary(result, as_json: bool) -> None:
                "committed" if result.ok else "the table did not match what the app committed")
     console.print(Text(verdict, style="bold green" if result.ok else "bold red"))
     console.print(Text(f"database: {result.database_url}", style="dim"))
+
+
+# ---- apply and revert ------------------------------------------------------------------------
+
+def _plural(count: int, word: str) -> str:
+    return f"{count:,} {word}{'' if count == 1 else 's'}"
+
+
+class ApplyDisplay:
+    """One line per step (a progress bar for long steps in a terminal); with --format json,
+    one JSON object per event."""
+
+    def __init__(self, json_lines: bool) -> None:
+        self.json_lines = json_lines
+        self.err = Console(stderr=True, highlight=False, soft_wrap=True)
+        self.out = stdout()
+        self.bar = None
+        self.task = None
+
+    def __enter__(self) -> ApplyDisplay:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._end_bar()
+
+    def _end_bar(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+            self.bar = None
+
+    def event(self, event) -> None:
+        if self.json_lines:
+            if event.event != "progress":
+                write_json_line(event.to_dict())
+            return
+        if event.event == "progress":
+            self._progress(event)
+            return
+        self._end_bar()
+        if event.event == "message":
+            self.err.print(Text(event.message or "", style="dim"))
+        elif event.event == "revision":
+            if event.status == "running":
+                self.out.print(Text(f"revision {event.revision} ({event.phase}): "
+                                    f"{_plural(event.total or 0, 'step')}", style="bold"))
+            elif event.status == "already done":
+                self.out.print(Text(f"revision {event.revision} ({event.phase}): already done",
+                                    style="dim"))
+        elif event.event == "step" and event.status in ("done", "skipped"):
+            where = f"{event.seq}/{event.total}" if event.total else str(event.seq)
+            if event.status == "skipped":
+                self.out.print(Text(f"  - {where} {event.description} (already done)",
+                                    style="dim"))
+                return
+            facts = [f"{(event.seconds or 0) * 1000:,.0f} ms"]
+            if event.rows:
+                facts.append(_plural(event.rows, "row"))
+            if event.lock_wait_ms:
+                facts.append(f"waited {event.lock_wait_ms:,.0f} ms for locks")
+            if event.attempts and event.attempts > 1:
+                facts.append(f"{event.attempts} attempts")
+            self.out.print(Text("  ok ", style="green") + Text(
+                f"{where} {event.description}") + Text(f"  ({', '.join(facts)})", style="dim"))
+
+    def _progress(self, event) -> None:
+        if not self.err.is_terminal:
+            return
+        progress = event.progress or {}
+        done = progress.get("rows", progress.get("rows_copied", 0)) or 0
+        total = progress.get("rows_total")
+        if self.bar is None:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+            self.bar = Progress(TextColumn("  {task.description}"), BarColumn(),
+                                MofNCompleteColumn(), console=self.err, transient=True)
+            self.bar.__enter__()
+            self.task = self.bar.add_task(event.description or "", total=total)
+        self.bar.update(self.task, completed=done, total=max(total or 0, done) or None)
+
+
+def apply_dry_run(result, as_json: bool) -> None:
+    if as_json:
+        write_json(result.to_dict())
+        return
+    if not result.scripts:
+        sys.stdout.write(f"-- nothing to run: the {result.phase} phase is done for every "
+                         "revision\n")
+        return
+    for step in result.scripts:
+        sys.stdout.write(f"-- revision {step.revision}, {step.phase} step {step.seq}: "
+                         f"{step.description}\n{step.script}\n\n")
+
+
+def apply_done(result, as_json: bool) -> None:
+    if as_json:
+        write_json_line(result.to_dict())
+        return
+    console = stdout()
+    if result.already_applied:
+        console.print(Text(f"skipped (already in the app's alembic_version): "
+                           f"{', '.join(result.already_applied)}", style="dim"))
+    if result.nothing_to_do:
+        console.print(Text(f"{result.phase}: already done for every revision; nothing "
+                           "changed", style="bold green"))
+        return
+    lock = f", {result.lock_wait_ms:,.0f} ms waiting for locks" if result.lock_wait_ms else ""
+    console.print(Text(f"{result.phase}: {_plural(result.steps_run, 'step')} run, "
+                       f"{result.steps_skipped} already done, in {result.seconds:.1f}s{lock}",
+                       style="bold green"))
+    if result.phase == "expand":
+        console.print("Next: deploy the new app; once the old one is retired, run "
+                      "`bluegreen apply --phase contract` with the same migration "
+                      "(or `bluegreen revert` to undo this phase).")
+    elif result.stamped:
+        console.print(f"The app's alembic_version is now {result.stamped}: `alembic upgrade "
+                      "head` has nothing left to run.")
+
+
+def revert_losses(plan) -> None:
+    console = stdout()
+    console.print(Text("Reverting drops values the new app wrote:", style="bold yellow"))
+    for what, count in plan.losses:
+        console.print(f"  {what}: {_plural(count, 'value')}")
+
+
+def _revert_text(plan) -> None:
+    console = stdout()
+    for note in plan.kept:
+        console.print(Text(f"kept: {note}", style="yellow"))
+
+
+def revert_dry_run(result, as_json: bool) -> None:
+    if as_json:
+        write_json(result.to_dict())
+        return
+    plan = result.plan
+    if not plan.actions:
+        sys.stdout.write("-- nothing to revert\n")
+        return
+    for action in plan.actions:
+        sys.stdout.write(f"-- revision {action.revision}, undo expand step {action.step.seq}: "
+                         f"{action.step.description}\n{action.script}\n\n")
+    for what, count in plan.losses:
+        sys.stdout.write(f"-- drops {what}: {_plural(count, 'value')} the new app wrote\n")
+
+
+def revert_done(result, as_json: bool) -> None:
+    if as_json:
+        write_json_line(result.to_dict())
+        return
+    _revert_text(result.plan)
+    if not result.steps_undone and not result.plan.actions:
+        stdout().print(Text("nothing to revert: no expand step of these revisions ran",
+                            style="bold green"))
+        return
+    stdout().print(Text(f"reverted {', '.join(result.plan.revisions)}: "
+                        f"{_plural(result.steps_undone, 'step')} undone in "
+                        f"{result.seconds:.1f}s", style="bold green"))
+
+
+def apply_status_table(rows: list[dict]) -> None:
+    if not rows:
+        return
+    table = Table(title="bluegreen apply: revisions", title_justify="left")
+    for column in ("revision", "expand", "contract", "step"):
+        table.add_column(column, no_wrap=column != "step")
+    for row in rows:
+        step = row.get("step")
+        detail = ""
+        if step:
+            detail = f"{step['phase']} {step['seq']}: {step['description']} ({step['status']})"
+        table.add_row(row["revision"],
+                      f"{row['expand']} {row['expand_steps'][0]}/{row['expand_steps'][1]}",
+                      f"{row['contract']} {row['contract_steps'][0]}/"
+                      f"{row['contract_steps'][1]}", detail)
+    stdout().print(table)

@@ -28,11 +28,14 @@ def status(
     url = require_url(database_url)
     while True:
         rows = commands.status(url, table)
+        # The revisions bluegreen apply recorded, beside the tables' copies.
+        revisions = commands.apply_status(url) if table is None else []
         if output is Format.json:
-            render.write_json_line([r.to_dict() for r in rows]) if watch else \
-                render.write_json([r.to_dict() for r in rows])
+            data = {"migrations": [r.to_dict() for r in rows], "revisions": revisions}
+            render.write_json_line(data) if watch else render.write_json(data)
         else:
             render.status_table(rows, clear=watch)
+            render.apply_status_table(revisions)
         if not watch:
             return
         time.sleep(1.0)
