@@ -210,7 +210,7 @@ class _Builder:
                               tables=names, inverse=None,
                               description=f"drop the old version of {', '.join(names)}")
             steps = self.out.phase(phase)
-            at = self.shadow_at[phase] + 1 if phase is ApplyPhase.EXPAND else len(steps)
+            at = self.shadow_at[phase] if phase is ApplyPhase.EXPAND else len(steps)
             steps[at:at] = block
             if phase is ApplyPhase.EXPAND:
                 self.out.contract.insert(0, finish)
@@ -222,7 +222,10 @@ class _Builder:
 def _losses(piece: sqltext.Piece, mirror: Mirror | None) -> list[Loss]:
     """What undoing ``piece`` would throw away, as queries that count it."""
     node = piece.node
-    render = RawStream()
+
+    def render(item: ast.Node) -> str:
+        return RawStream()(item)
+
     if isinstance(node, ast.CreateStmt):
         name = render(node.relation)
         return [Loss(f"table {name}", f"SELECT count(*) FROM {name}")]
