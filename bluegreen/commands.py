@@ -124,8 +124,12 @@ def plan(
     from_rev: str | None = None,
     to_rev: str | None = None,
     dialect: str | None = None,
+    as_apply_runs_it: bool = False,
 ) -> Plan:
-    """Judge every statement of a migration: phase, blocking, strategy, findings, steps."""
+    """Judge every statement of a migration: phase, blocking, strategy, findings, steps.
+
+    ``as_apply_runs_it``: judge each statement as `bluegreen apply` runs it, in a
+    transaction of its own under lock_timeout (rather than as the migration tool would)."""
     if schema_file and database_url:
         raise BadOption("give --schema or --database-url, not both")
     if pg_version is not None and not 9 <= pg_version <= 30:
@@ -136,6 +140,10 @@ def plan(
         raise BadOption(f"--dialect {dialect}: give postgresql or sqlite")
     statements = read_statements(paths, from_rev=from_rev, to_rev=to_rev,
                                  sqlite=dialect == "sqlite")
+    if as_apply_runs_it:
+        from bluegreen.core.apply.build import prepare_statements
+
+        prepare_statements(statements)
     schema = Schema()
     server_version = None
     if schema_file:
@@ -155,10 +163,16 @@ def plan(
     return build_plan(statements, schema, target)
 
 
-def plan_exit_code(result: Plan, phase: str | None = None) -> int:
-    """0 clean; 1 when something is breaking, blocking or an error, or when ``phase`` is
-    given and a change belongs to another phase."""
-    if any(change.is_problem for change in result.changes):
+def plan_exit_code(result: Plan, phase: str | None = None, fail_on: str = "problems") -> int:
+    """0 clean; 1 when something is breaking, blocking or an error (with ``fail_on``
+    "unsafe": only what `bluegreen apply` would refuse, a change with no runnable safe
+    steps), or when ``phase`` is given and a change belongs to another phase."""
+    if fail_on == "unsafe":
+        from bluegreen.core.apply.build import unsafe_reason
+
+        if any(not c.neutral and unsafe_reason(c) for c in result.changes):
+            return 1
+    elif any(change.is_problem for change in result.changes):
         return 1
     if phase is not None:
         wanted = Phase(phase)

@@ -18,6 +18,11 @@ class OutputFormat(str, Enum):
     github = "github"
 
 
+class FailOn(str, Enum):
+    problems = "problems"
+    unsafe = "unsafe"
+
+
 class PhaseOption(str, Enum):
     expand = "expand"
     contract = "contract"
@@ -46,6 +51,10 @@ def plan(
     dialect: Annotated[str | None, typer.Option(
         "--dialect", help="postgresql or sqlite [default: the database's, else postgresql].")
     ] = None,
+    fail_on: Annotated[FailOn, typer.Option(
+        "--fail-on", help="problems: exit 1 on anything breaking or blocking; unsafe: only "
+                          "on what `bluegreen apply` would refuse (no safe steps).")
+    ] = FailOn.problems,
 ) -> None:
     """Say each statement's phase (expand / contract / breaking), whether it blocks the
     table, and how to run it safely.
@@ -55,11 +64,13 @@ def plan(
     """
     result = commands.plan(
         paths, schema_file=schema, database_url=database_url, pg_version=pg_version,
-        from_rev=from_rev, to_rev=to_rev, dialect=dialect)
+        from_rev=from_rev, to_rev=to_rev, dialect=dialect,
+        as_apply_runs_it=fail_on is FailOn.unsafe)
     if output is OutputFormat.json:
         render.plan_json(result)
     elif output is OutputFormat.github:
         render.plan_github(result)
     else:
         render.plan_text(result)
-    raise typer.Exit(commands.plan_exit_code(result, phase.value if phase else None))
+    raise typer.Exit(commands.plan_exit_code(result, phase.value if phase else None,
+                                             fail_on.value))

@@ -483,14 +483,17 @@ def apply_status_table(rows: list[dict]) -> None:
     if not rows:
         return
     table = Table(title="bluegreen apply: revisions", title_justify="left")
-    for column in ("revision", "expand", "contract", "step"):
-        table.add_column(column, no_wrap=column != "step")
+    table.add_column("revision", overflow="fold")
+    table.add_column("expand", no_wrap=True)
+    table.add_column("contract", no_wrap=True)
+    table.add_column("step", overflow="fold")
     for row in rows:
         step = row.get("step")
         detail = ""
         if step:
             detail = f"{step['phase']} {step['seq']}: {step['description']} ({step['status']})"
-        table.add_row(row["revision"],
+        table.add_row(Path(row["revision"]).name if row["revision"].endswith(".sql")
+                      else row["revision"],
                       f"{row['expand']} {row['expand_steps'][0]}/{row['expand_steps'][1]}",
                       f"{row['contract']} {row['contract_steps'][0]}/"
                       f"{row['contract_steps'][1]}", detail)
