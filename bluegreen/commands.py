@@ -496,8 +496,9 @@ def revert(paths: list[str | Path], database_url: str, *, options=None,
            confirm=None, on_event=None):
     """Undo the expand phase of a migration's revisions, newest step first."""
     from bluegreen import engines
+    from bluegreen.core.apply.revert import run_revert
     from bluegreen.core.apply.revisions import load_revisions
-    from bluegreen.core.apply.runner import ApplyOptions, run_revert
+    from bluegreen.core.apply.runner import ApplyOptions
 
     engine = engines.apply_engine(database_url)
     try:

@@ -1,12 +1,9 @@
-"""Run a migration phase by phase, and revert its expand phase. Engine-neutral.
+"""Run a migration phase by phase. Engine-neutral.
 
-apply: for each revision in order, the steps of the phase not done yet, each recorded as it
-goes, so a rerun skips what is done and resumes what was interrupted. A statement that waits
-for a lock longer than the lock timeout gives way and is tried again with backoff, so a busy
-table delays the migration, not the app.
-
-revert: the expand phase's steps newest first, each undone by its recorded inverse (a
-cutover by a rollback, a copy by an abort).
+For each revision in order, the steps of the phase not done yet, each recorded as it goes,
+so a rerun skips what is done and resumes what was interrupted. A statement that waits for a
+lock longer than the lock timeout gives way and is tried again with backoff, so a busy table
+delays the migration, not the app. (Undoing an expand phase: bluegreen.core.apply.revert.)
 """
 
 from __future__ import annotations
@@ -17,7 +14,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from bluegreen.core.apply import sqltext
 from bluegreen.core.apply.build import build_revision, prepare_statements
 from bluegreen.core.apply.model import ApplyPhase, Kind, Refusal, RevisionSteps, StepSpec
 from bluegreen.core.apply.revisions import Revision
@@ -128,22 +124,7 @@ class ExpandIncomplete(BluegreenError):
                          "phase cannot run; run `bluegreen apply --phase expand` first")
 
 
-class ContractStarted(BluegreenError):
-    def __init__(self, revision: str, done: list[str]) -> None:
-        super().__init__(f"revision {revision}: its contract phase has started "
-                         f"({'; '.join(done) or 'in progress'}), which cannot be undone; "
-                         "revert only undoes an expand phase, so fix forward with a new "
-                         "revision")
-
-
-class Declined(BluegreenError):
-    exit_code = 1
-
-    def __init__(self) -> None:
-        super().__init__("revert declined; nothing was changed")
-
-
-def _noop(event: ApplyEvent) -> None:
+def ignore(event: ApplyEvent) -> None:
     return None
 
 
@@ -211,7 +192,7 @@ def already_applied(engine: ApplyEngine, revisions: Sequence[Revision],
 
 
 def run_apply(engine: ApplyEngine, revisions: Sequence[Revision], options: ApplyOptions, *,
-              dry_run: bool = False, on_event: Events = _noop) -> ApplyResult:
+              dry_run: bool = False, on_event: Events = ignore) -> ApplyResult:
     """Run ``options.phase`` of every revision (or, with ``dry_run``, say what would run)."""
     started = time.monotonic()
     result = ApplyResult(options.phase.value, dry_run)
@@ -316,7 +297,7 @@ def _run_revision(engine: ApplyEngine, record: RevisionRecord, options: ApplyOpt
                         total=len(steps)))
 
 
-def _retrying(options: ApplyOptions, on_event: Events, what: str,
+def retrying(options: ApplyOptions, on_event: Events, what: str,
               attempt: Callable[[int, float], T]) -> tuple[T, float, int]:
     """Run ``attempt(number, lock wait so far in ms)`` until it is not refused a lock;
     returns (its result, total lock wait in ms, attempts)."""
@@ -362,7 +343,7 @@ def _run_step(engine: ApplyEngine, record: RevisionRecord, step: StepRecord, tot
                                attempts=number)
                 return count
 
-            rows, waited, attempts = _retrying(options, on_event, label, attempt)
+            rows, waited, attempts = retrying(options, on_event, label, attempt)
         else:
             store.running(step, script)
             if spec.kind is Kind.CONCURRENT:
@@ -375,7 +356,7 @@ def _run_step(engine: ApplyEngine, record: RevisionRecord, step: StepRecord, tot
                 _copy(engine, spec, options, on_event, record, step)
             elif spec.kind is Kind.CUTOVER:
                 lock_ms = engine.cutover_tables(spec.tables, options.lock_timeout_ms,
-                                                options.retries, _messages(on_event))
+                                                options.retries, as_messages(on_event))
                 spec_detail = dict(step.detail, lock_ms=lock_ms)
                 store.done(step, sql=script, detail=spec_detail)
             elif spec.kind is Kind.FINISH:
@@ -395,7 +376,7 @@ def _run_step(engine: ApplyEngine, record: RevisionRecord, step: StepRecord, tot
                         rows=rows, attempts=attempts))
 
 
-def _messages(on_event: Events) -> Callable[[str], None]:
+def as_messages(on_event: Events) -> Callable[[str], None]:
     return lambda message: on_event(ApplyEvent("message", message=message))
 
 
@@ -412,7 +393,7 @@ def _concurrent(engine: ApplyEngine, spec: StepSpec, options: ApplyOptions,
                                                    "by an earlier run that did not finish"))
         engine.run_outside_transaction(statement, options.lock_timeout_ms, spec.settings)
 
-    _, waited, attempts = _retrying(options, on_event, label, attempt)
+    _, waited, attempts = retrying(options, on_event, label, attempt)
     return waited, attempts
 
 
@@ -451,7 +432,7 @@ def _batch(engine: ApplyEngine, step: StepRecord, spec: StepSpec, options: Apply
                     store.checkpoint(step, {"last": last, "lo": hi}, count)
                 return count
 
-            rows, waited, attempts = _retrying(options, on_event, label, attempt)
+            rows, waited, attempts = retrying(options, on_event, label, attempt)
             pacer.observe(rows, time.monotonic() - began)
             total_wait += waited
             total_attempts += attempts
@@ -475,170 +456,4 @@ def _copy(engine: ApplyEngine, spec: StepSpec, options: ApplyOptions, on_event: 
                             description=step.description, progress=p.to_dict()))
 
     engine.copy_table(table, spec.alter or "", options.copy_options, progress,
-                      _messages(on_event))
-
-
-# ---- revert -----------------------------------------------------------------------------------
-
-@dataclass
-class RevertAction:
-    revision: str
-    step: StepRecord
-    spec: StepSpec
-    script: str
-
-
-@dataclass
-class RevertPlan:
-    actions: list[RevertAction] = field(default_factory=list)
-    losses: list[tuple[str, int]] = field(default_factory=list)  # (what, values lost)
-    kept: list[str] = field(default_factory=list)  # what revert cannot undo, and why
-    revisions: list[str] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"revisions": self.revisions,
-                "steps": [{"revision": a.revision, "seq": a.step.seq,
-                           "description": a.step.description, "script": a.script}
-                          for a in self.actions],
-                "losses": [{"what": w, "values": n} for w, n in self.losses],
-                "kept": self.kept}
-
-
-@dataclass
-class RevertResult:
-    plan: RevertPlan
-    dry_run: bool
-    steps_undone: int = 0
-    seconds: float = 0.0
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"event": "summary", "dry_run": self.dry_run, "steps_undone": self.steps_undone,
-                "seconds": round(self.seconds, 3), **self.plan.to_dict()}
-
-
-def revert_script(engine: ApplyEngine, spec: StepSpec, lock_timeout_ms: int) -> str:
-    if spec.kind is Kind.CUTOVER:
-        return f"-- bluegreen rollback {' '.join(spec.tables)}"
-    if spec.kind is Kind.COPY:
-        return f"-- bluegreen abort {' '.join(spec.tables)}"
-    if spec.inverse is None:
-        return f"-- kept: {spec.inverse_note or 'cannot be undone'}"
-    if not spec.inverse:
-        return "-- nothing to undo"
-    return "\n".join(engine.render_step(_inverse_step(spec, statement), lock_timeout_ms)
-                     for statement in spec.inverse)
-
-
-def _inverse_step(spec: StepSpec, statement: str) -> StepSpec:
-    (piece,) = sqltext.split(statement)
-    kind = Kind.CONCURRENT if sqltext.outside_transaction(piece.node) else Kind.SQL
-    return StepSpec(phase=ApplyPhase.EXPAND, kind=kind, description=f"undo: "
-                    f"{spec.description}", source=spec.source, statements=[statement],
-                    settings=spec.settings)
-
-
-def plan_revert(engine: ApplyEngine, revisions: Sequence[Revision], lock_timeout_ms: int
-                ) -> tuple[RevertPlan, list[RevisionRecord]]:
-    store = engine.store
-    plan = RevertPlan()
-    records = []
-    for revision in reversed(revisions):
-        record = store.revision(revision.key)
-        if record is None or record.expand_state == "reverted":
-            continue
-        contract = [s for s in store.steps(record.id, ApplyPhase.CONTRACT)
-                    if s.status != "pending"]
-        if record.contract_state != "pending" or contract:
-            raise ContractStarted(record.label, [s.description for s in contract])
-        records.append(record)
-        plan.revisions.append(record.label)
-        for step in reversed(store.steps(record.id, ApplyPhase.EXPAND)):
-            if step.status in ("pending", "reverted"):
-                continue
-            spec = step.spec()
-            plan.actions.append(RevertAction(record.label, step, spec,
-                                             revert_script(engine, spec, lock_timeout_ms)))
-            if spec.inverse is None and spec.kind not in (Kind.COPY, Kind.CUTOVER):
-                plan.kept.append(f"revision {record.label}: {step.description}: "
-                                 f"{spec.inverse_note or 'cannot be undone'}")
-            if spec.inverse:
-                for loss in spec.losses:
-                    try:
-                        count = int(engine.scalar(loss.sql) or 0)
-                    except StepFailed:
-                        continue  # already gone (a partial earlier revert)
-                    if count:
-                        plan.losses.append((loss.what, count))
-    return plan, records
-
-
-def run_revert(engine: ApplyEngine, revisions: Sequence[Revision], options: ApplyOptions, *,
-               dry_run: bool = False, confirm: Callable[[RevertPlan], bool] | None = None,
-               on_event: Events = _noop) -> RevertResult:
-    """Undo the expand phase of ``revisions``, newest step first. Refuses once a contract
-    phase has started; asks ``confirm`` before throwing away values the new app wrote."""
-    started = time.monotonic()
-    with engine.apply_lock():
-        plan, records = plan_revert(engine, revisions, options.lock_timeout_ms)
-        result = RevertResult(plan, dry_run)
-        if dry_run:
-            return result
-        if plan.losses and (confirm is None or not confirm(plan)):
-            raise Declined()
-        store = engine.store
-        total = len(plan.actions)
-        for number, action in enumerate(plan.actions, 1):
-            step = action.step
-            on_event(ApplyEvent("step", action.revision, "revert", number, total, step.kind,
-                                f"undo: {step.description}", "started"))
-            began = time.monotonic()
-            _undo(engine, action, options, on_event)
-            store.reverted(step)
-            result.steps_undone += 1
-            on_event(ApplyEvent("step", action.revision, "revert", number, total, step.kind,
-                                f"undo: {step.description}", "done",
-                                seconds=time.monotonic() - began))
-        for record in records:
-            store.set_state(record, ApplyPhase.EXPAND, "reverted",
-                            ("pending", "running", "done"))
-    result.seconds = time.monotonic() - started
-    return result
-
-
-def _undo(engine: ApplyEngine, action: RevertAction, options: ApplyOptions,
-          on_event: Events) -> None:
-    spec, step = action.spec, action.step
-    label = f"revert of revision {action.revision} step {step.seq} ({step.description})"
-    if spec.kind is Kind.CUTOVER:
-        engine.rollback_tables(spec.tables, options.lock_timeout_ms, options.retries,
-                               _messages(on_event))
-        return
-    if spec.kind is Kind.COPY:
-        engine.abort_copy(spec.tables[0])
-        return
-    if not spec.inverse:
-        return
-    store = engine.store
-    done = int((engine.store.reload(step).checkpoint or {}).get("inverse_done", 0))
-    for index, statement in enumerate(spec.inverse):
-        if index < done:
-            continue
-        undo = _inverse_step(spec, statement)
-        try:
-            if undo.kind is Kind.CONCURRENT:
-                _retrying(options, on_event, label, lambda n, w, s=statement:
-                          engine.run_outside_transaction(s, options.lock_timeout_ms,
-                                                         spec.settings))
-                store.checkpoint(step, {"inverse_done": index + 1})
-            else:
-                def attempt(number: int, waited: float, statement=statement,
-                            index=index) -> None:
-                    with engine.transaction(options.lock_timeout_ms, spec.settings):
-                        engine.execute(statement)
-                        store.checkpoint(step, {"inverse_done": index + 1})
-
-                _retrying(options, on_event, label, attempt)
-        except StepFailed as error:
-            raise BluegreenError(f"{label} failed: {error.message}; run `bluegreen revert` "
-                                 "again once the cause is fixed (it continues here)") from None
-
+                      as_messages(on_event))
