@@ -176,8 +176,11 @@ class _Builder:
             phase = ApplyPhase.CONTRACT if step.phase == "contract" else ApplyPhase.EXPAND
             if step.batch is not None:
                 inverse = _batch_inverse(step, added, self.schema)
+                # A step with no SQL explains how to batch by hand; apply does it.
+                description = step.description if step.sql else \
+                    f"{_describe(change)} (in primary-key ranges)"
                 self.out.phase(phase).append(StepSpec(
-                    phase=phase, kind=Kind.BATCH, description=step.description,
+                    phase=phase, kind=Kind.BATCH, description=description,
                     source=change.source, statements=[step.batch.statement],
                     settings=list(self.settings), batch=step.batch, inverse=inverse,
                     inverse_note=None if inverse is not None or phase is ApplyPhase.CONTRACT

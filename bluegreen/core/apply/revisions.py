@@ -36,16 +36,21 @@ def load_revisions(paths: list[str | Path], *, from_rev: str | None = None,
                    to_rev: str | None = None, sqlite: bool = False) -> list[Revision]:
     """Every revision of the given SQL files, Alembic revision files and versions
     directories, in order; their statements parsed (nothing touches a database)."""
-    from bluegreen.core.apply.sqltext import sqlite_text
     from bluegreen.planner.sources import alembic as alembic_source
-    from bluegreen.planner.sources.sql import parse_sql
 
     out: list[Revision] = []
     for raw in paths:
         path = Path(raw)
         if not path.exists():
             raise InputNotFound(str(raw))
-        if path.is_dir():
+        if path.is_dir() and not any(path.glob("*.py")) and any(path.glob("*.sql")):
+            # A folder of SQL files (Flyway, Sqitch, golang-migrate...): one revision each,
+            # in file-name order.
+            if from_rev or to_rev:
+                raise BadOption(f"{raw}: --from/--to select Alembic revisions; name the SQL "
+                                "files to run instead")
+            out += [_sql_revision(file, sqlite) for file in sorted(path.glob("*.sql"))]
+        elif path.is_dir():
             files = alembic_source.revision_files(path, from_rev, to_rev)
             if not files:
                 raise BadOption(f"{raw}: no Alembic revisions found; pass a versions "
@@ -54,18 +59,25 @@ def load_revisions(paths: list[str | Path], *, from_rev: str | None = None,
         elif path.suffix == ".py":
             out.append(_alembic_revision(path, path.parent))
         else:
-            source = alembic_source.display_path(path)
-            out.append(Revision(
-                key=f"sql:{source}", source=source, path=path,
-                content_hash=content_hash(path),
-                statements=parse_sql(sqlite_text(_read(path)) if sqlite else _read(path),
-                                     source)))
+            out.append(_sql_revision(path, sqlite))
     seen: set[str] = set()
     for revision in out:
         if revision.key in seen:
             raise BadOption(f"{revision.source}: given twice; name each revision once")
         seen.add(revision.key)
     return out
+
+
+def _sql_revision(path: Path, sqlite: bool) -> Revision:
+    from bluegreen.core.apply.sqltext import sqlite_text
+    from bluegreen.planner.sources import alembic as alembic_source
+    from bluegreen.planner.sources.sql import parse_sql
+
+    source = alembic_source.display_path(path)
+    text = _read(path)
+    return Revision(key=f"sql:{source}", source=source, path=path,
+                    content_hash=content_hash(path),
+                    statements=parse_sql(sqlite_text(text) if sqlite else text, source))
 
 
 def _read(path: Path) -> str:

@@ -417,7 +417,7 @@ def _batch(engine: ApplyEngine, step: StepRecord, spec: StepSpec, options: Apply
     done_rows = step.rows_touched
     pacer = engine.pacer(options.throttle, options.chunk_rows)
     statements = {has_lo: engine.range_statement(batch, types, has_lo) for has_lo in (0, 1)}
-    total_wait, total_attempts = 0.0, 0
+    total_wait, total_retries = 0.0, 0
     try:
         while lo != last:
             hi = engine.next_boundary(batch.table, batch.key, types, lo, last, pacer.size) \
@@ -435,7 +435,7 @@ def _batch(engine: ApplyEngine, step: StepRecord, spec: StepSpec, options: Apply
             rows, waited, attempts = retrying(options, on_event, label, attempt)
             pacer.observe(rows, time.monotonic() - began)
             total_wait += waited
-            total_attempts += attempts
+            total_retries += attempts - 1
             done_rows += rows
             lo = hi
             on_event(ApplyEvent("progress", record.label, step.phase, step.seq,
@@ -444,7 +444,7 @@ def _batch(engine: ApplyEngine, step: StepRecord, spec: StepSpec, options: Apply
                                           "chunk": pacer.size}))
     finally:
         pacer.close()
-    return total_wait, max(total_attempts, 1)
+    return total_wait, 1 + total_retries
 
 
 def _copy(engine: ApplyEngine, spec: StepSpec, options: ApplyOptions, on_event: Events,

@@ -212,3 +212,12 @@ def test_phases_of_a_revision():
     steps = build("ALTER TABLE items ADD COLUMN d text;\nALTER TABLE items DROP COLUMN b;")
     assert [s.phase for s in steps.phase(ApplyPhase.EXPAND)] == [ApplyPhase.EXPAND]
     assert [s.phase for s in steps.phase(ApplyPhase.CONTRACT)] == [ApplyPhase.CONTRACT]
+
+
+def test_a_folder_of_sql_files_is_one_revision_per_file_in_name_order(tmp_path):
+    (tmp_path / "002_b.sql").write_text("ALTER TABLE items ADD COLUMN e text;")
+    (tmp_path / "001_a.sql").write_text("ALTER TABLE items ADD COLUMN d text;")
+    (tmp_path / "notes.txt").write_text("not a migration")
+    revisions = load_revisions([tmp_path])
+    assert [r.path.name for r in revisions] == ["001_a.sql", "002_b.sql"]
+    assert revisions[0].key.startswith("sql:") and len(revisions[0].content_hash) == 64
