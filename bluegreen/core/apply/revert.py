@@ -17,6 +17,7 @@ from bluegreen.core.apply.runner import (
     ApplyOptions,
     Events,
     as_messages,
+    concurrent_lock_timeout,
     ignore,
     retrying,
 )
@@ -186,9 +187,9 @@ def _undo(engine: ApplyEngine, action: RevertAction, options: ApplyOptions,
         undo = _inverse_step(spec, statement)
         try:
             if undo.kind is Kind.CONCURRENT:
-                retrying(options, on_event, label, lambda n, w, s=statement:
-                          engine.run_outside_transaction(s, options.lock_timeout_ms,
-                                                         spec.settings))
+                timeout = concurrent_lock_timeout(statement, options.lock_timeout_ms)
+                retrying(options, on_event, label, lambda n, w, s=statement, t=timeout:
+                         engine.run_outside_transaction(s, t, spec.settings))
                 store.checkpoint(step, {"inverse_done": index + 1})
             else:
                 def attempt(number: int, waited: float, statement=statement,

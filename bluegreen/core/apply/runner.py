@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from bluegreen.core.apply import sqltext
 from bluegreen.core.apply.build import build_revision, prepare_statements
 from bluegreen.core.apply.model import ApplyPhase, Kind, Refusal, RevisionSteps, StepSpec
 from bluegreen.core.apply.revisions import Revision
@@ -383,6 +384,7 @@ def as_messages(on_event: Events) -> Callable[[str], None]:
 def _concurrent(engine: ApplyEngine, spec: StepSpec, options: ApplyOptions,
                 on_event: Events, label: str) -> tuple[float, int]:
     (statement,) = spec.statements
+    timeout = concurrent_lock_timeout(statement, options.lock_timeout_ms)
 
     def attempt(number: int, waited_so_far: float) -> None:
         if engine.already_done(statement):
@@ -391,10 +393,16 @@ def _concurrent(engine: ApplyEngine, spec: StepSpec, options: ApplyOptions,
         if dropped:
             on_event(ApplyEvent("message", message=f"{label}: dropped {dropped}, left INVALID "
                                                    "by an earlier run that did not finish"))
-        engine.run_outside_transaction(statement, options.lock_timeout_ms, spec.settings)
+        engine.run_outside_transaction(statement, timeout, spec.settings)
 
     _, waited, attempts = retrying(options, on_event, label, attempt)
     return waited, attempts
+
+
+def concurrent_lock_timeout(statement: str, lock_timeout_ms: int) -> int:
+    """The lock timeout a statement outside a transaction runs under: none (0) for the
+    concurrent index builds whose waits block nobody (see sqltext.waits_harmlessly)."""
+    return 0 if sqltext.waits_harmlessly(sqltext.split(statement)[0].node) else lock_timeout_ms
 
 
 def _batch(engine: ApplyEngine, step: StepRecord, spec: StepSpec, options: ApplyOptions,

@@ -73,6 +73,20 @@ def outside_transaction(node: ast.Node) -> bool:
     return isinstance(node, ast.VacuumStmt | ast.CreatedbStmt | ast.DropdbStmt)
 
 
+def waits_harmlessly(node: ast.Node) -> bool:
+    """Index builds and drops with CONCURRENTLY: they hold SHARE UPDATE EXCLUSIVE, which no
+    read or write of the app conflicts with, and then wait for older transactions. Their
+    waits block nobody, so they wait as long as it takes instead of timing out (a timed-out
+    build would only leave an INVALID index to drop and build again)."""
+    if isinstance(node, ast.IndexStmt):
+        return bool(node.concurrent)
+    if isinstance(node, ast.DropStmt):
+        return bool(node.concurrent)
+    if isinstance(node, ast.ReindexStmt):
+        return outside_transaction(node)
+    return False
+
+
 def setting(node: ast.Node) -> tuple[str, str] | None:
     """(name, statement) of a SET the migration makes; None for other statements."""
     if not isinstance(node, ast.VariableSetStmt) or not node.name:

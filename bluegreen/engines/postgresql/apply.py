@@ -167,6 +167,9 @@ class PostgresApply:
                               *statements, "COMMIT;"])
         if step.kind is Kind.CONCURRENT:
             names = [sqltext.setting(sqltext.split(s)[0].node)[0] for s in step.settings]
+            if sqltext.waits_harmlessly(sqltext.split(step.statements[0])[0].node):
+                # Its waits block no read or write: it waits as long as it takes.
+                timeout = "0"
             return "\n".join([f"SET lock_timeout = {timeout};",
                               *[s.rstrip(";") + ";" for s in step.settings], *statements,
                               "RESET lock_timeout;", *[f"RESET {n};" for n in names]])
