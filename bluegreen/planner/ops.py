@@ -194,6 +194,8 @@ class Statement:
     suppressed: set[str] = field(default_factory=set)
     in_transaction: bool = True
     in_transaction_before: bool = True
+    # A lock_timeout set outside the statements (Alembic's env.py sets it for every revision).
+    lock_timeout_set: bool = False
 
     @property
     def source(self) -> str:

@@ -17,6 +17,9 @@ def run_migrations_online() -> None:
         config.get_section(config.config_ini_section, {}), prefix="sqlalchemy.",
         poolclass=pool.NullPool)
     with connectable.connect() as connection:
+        # DDL gives way to the app instead of queueing it: a lock wait fails fast, and the
+        # deploy retries (bluegreen plan reads this line as "lock_timeout is set").
+        connection.exec_driver_sql("SET lock_timeout = '2s'")
         context.configure(connection=connection, target_metadata=None)
         with context.begin_transaction():
             context.run_migrations()
