@@ -16,6 +16,7 @@ from pglast.visitors import Visitor
 from bluegreen.errors import SqlSyntaxError
 from bluegreen.planner import ops
 from bluegreen.planner.schema import RawType
+from bluegreen.planner.sources import plpgsql
 
 _SUPPRESS = re.compile(r"bluegreen:\s*ignore\s+([\w\-, ]+)", re.IGNORECASE)
 AT = enums.AlterTableType
@@ -112,6 +113,7 @@ def parse_sql(text: str, file: str, *, first_line: int = 1,
             file=file, line=line + first_line - 1, sql=_strip_comments(stmt_text),
             ops=operations, suppressed=suppressed, in_transaction=in_transaction,
             in_transaction_before=before,
+            operation="do" if isinstance(raw_stmt.stmt, ast.DoStmt) else None,
         ))
     return statements
 
@@ -271,6 +273,17 @@ def _alter_table(node: ast.AlterTableStmt) -> Iterator[MigrateOperation]:
         elif kind in (AT.AT_SetTableSpace, AT.AT_SetLogged, AT.AT_SetUnLogged,
                       AT.AT_SetAccessMethod):
             yield ops.RewriteTableOp(table, kind.name[3:])
+        elif kind in (AT.AT_AttachPartition, AT.AT_DetachPartition,
+                      AT.AT_DetachPartitionFinalize):
+            yield ops.PartitionOp(
+                table, _name(cmd.def_.name),
+                "attach" if kind == AT.AT_AttachPartition else "detach",
+                concurrently=bool(cmd.def_.concurrent),
+                finalize=kind == AT.AT_DetachPartitionFinalize)
+        elif kind.name.startswith(("AT_EnableTrig", "AT_DisableTrig", "AT_EnableAlwaysTrig",
+                                   "AT_EnableReplicaTrig")):
+            what = "disable trigger" if "Disable" in kind.name else "enable trigger"
+            yield ops.TriggerOp(table, what, cmd.name)
         else:
             yield ops.OtherStatementOp(f"ALTER TABLE {kind.name[3:]}", table)
 
@@ -283,9 +296,46 @@ def _rename(node: ast.RenameStmt) -> Iterator[MigrateOperation]:
         yield aops.AlterColumnOp(_name(node.relation), node.subname, modify_name=node.newname)
     elif kind == OT.OBJECT_INDEX:
         yield ops.RenameIndexOp(_name(node.relation), node.newname)
+    elif kind == OT.OBJECT_SCHEMA:
+        yield ops.MoveObjectOp("schema", node.subname, node.newname, "rename")
+    elif kind in _MOVABLE:
+        yield ops.MoveObjectOp(_MOVABLE[kind], _object_name(node), node.newname, "rename")
     else:
         table = _name(node.relation) if node.relation else None
         yield ops.OtherStatementOp(f"RENAME {kind.name[7:]}", table)
+
+
+# Objects blue names in its queries: renaming one or moving it to another schema breaks blue.
+_MOVABLE = {
+    OT.OBJECT_TABLE: "table", OT.OBJECT_VIEW: "view", OT.OBJECT_MATVIEW: "materialized view",
+    OT.OBJECT_TYPE: "type", OT.OBJECT_DOMAIN: "domain", OT.OBJECT_FUNCTION: "function",
+    OT.OBJECT_PROCEDURE: "procedure", OT.OBJECT_SEQUENCE: "sequence",
+    OT.OBJECT_FOREIGN_TABLE: "foreign table",
+}
+
+
+def _object_name(node) -> str:
+    if getattr(node, "relation", None) is not None:
+        return _name(node.relation)
+    obj = node.object
+    if isinstance(obj, ast.ObjectWithArgs):
+        return _dotted(obj.objname)
+    if isinstance(obj, tuple):
+        return _dotted(obj)
+    if isinstance(obj, ast.String):
+        return obj.sval
+    return _sql(obj)
+
+
+def _set_schema(node: ast.AlterObjectSchemaStmt) -> Iterator[MigrateOperation]:
+    kind = _MOVABLE.get(node.objectType)
+    if kind is None:
+        yield ops.OtherStatementOp("AlterObjectSchemaStmt")
+        return
+    name = _object_name(node)
+    table = name if kind in ("table", "view", "materialized view", "foreign table") else None
+    yield ops.MoveObjectOp(kind, name, f"{node.newschema}.{name.split('.')[-1]}",
+                           "set schema", table_name=table)
 
 
 def _index(node: ast.IndexStmt) -> Iterator[MigrateOperation]:
@@ -297,6 +347,8 @@ def _index(node: ast.IndexStmt) -> Iterator[MigrateOperation]:
         op.kw["postgresql_where"] = _sql(node.whereClause)
     if node.if_not_exists:
         op.kw["if_not_exists"] = True
+    if not node.relation.inh:
+        op.kw["bluegreen_only"] = True  # ON ONLY: the partitioned parent alone, no build
     yield op
 
 
@@ -360,11 +412,142 @@ def _create_table_as(node: ast.CreateTableAsStmt) -> Iterator[MigrateOperation]:
 
 
 def _update(node: ast.UpdateStmt) -> Iterator[MigrateOperation]:
-    yield ops.DataChangeOp("update", _name(node.relation), node.whereClause is not None)
+    yield _data_change("update", node)
 
 
 def _delete(node: ast.DeleteStmt) -> Iterator[MigrateOperation]:
-    yield ops.DataChangeOp("delete", _name(node.relation), node.whereClause is not None)
+    yield _data_change("delete", node)
+
+
+def _data_change(kind: str, node) -> ops.DataChangeOp:
+    op = ops.DataChangeOp(kind, _name(node.relation), node.whereClause is not None,
+                          has_limit=_has_limit(node.whereClause))
+    op.bounded_by = _key_bounds(node.whereClause)
+    return op
+
+
+def _has_limit(where) -> bool:
+    """A WHERE that picks rows through a sub-select with LIMIT: one batch of a loop."""
+    if where is None:
+        return False
+    found = []
+
+    class _Limits(Visitor):
+        def visit_SelectStmt(self, ancestors, node):  # noqa: N802
+            if node.limitCount is not None:
+                found.append(node)
+
+    _Limits()(where)
+    return bool(found)
+
+
+def _key_bounds(where) -> list[str]:
+    """Columns the WHERE bounds to a few rows: ``col = constant``, ``col IN (constants)``
+    or a range between constants, in a conjunct. The caller checks they are keys."""
+    if where is None:
+        return []
+    if isinstance(where, ast.BoolExpr):
+        parts = [_key_bounds(arg) for arg in where.args]
+        if where.boolop == enums.BoolExprType.AND_EXPR:
+            return [c for p in parts for c in p]
+        if where.boolop == enums.BoolExprType.OR_EXPR and all(parts):
+            return parts[0]
+        return []
+    if isinstance(where, ast.A_Expr):
+        column = where.lexpr if isinstance(where.lexpr, ast.ColumnRef) else None
+        value = where.rexpr
+        if column is None and isinstance(where.rexpr, ast.ColumnRef):
+            column, value = where.rexpr, where.lexpr
+        if column is None or not isinstance(column.fields[-1], ast.String):
+            return []
+        name = column.fields[-1].sval
+        constant = (ast.A_Const, ast.ParamRef, ast.TypeCast)
+        op = where.name[-1].sval if where.name else ""
+        if where.kind == enums.A_Expr_Kind.AEXPR_OP and op == "=" and isinstance(value, constant):
+            return [name]
+        if where.kind == enums.A_Expr_Kind.AEXPR_IN and isinstance(value, tuple) and all(
+                isinstance(v, constant) for v in value):
+            return [name]
+        if where.kind in (enums.A_Expr_Kind.AEXPR_BETWEEN,):
+            return [name]
+    return []
+
+
+def _do_block(node: ast.DoStmt) -> Iterator[MigrateOperation]:
+    """The operations of the statements a DO block runs, each carrying its own SQL."""
+    language, body = plpgsql.do_body(node)
+    if language != "plpgsql":
+        yield ops.DynamicSqlOp(f"a DO block in {language}")
+        return
+    try:
+        inner = plpgsql.inner_statements(body)
+    except plpgsql.NotPlpgsql:
+        yield ops.DynamicSqlOp("a DO block whose body does not parse as PL/pgSQL")
+        return
+    produced = False
+    for statement in inner:
+        if statement.sql is None:
+            produced = True
+            yield ops.DynamicSqlOp(statement.what)
+            continue
+        try:
+            parsed = pglast.parse_sql(statement.sql)
+        except pglast.parser.ParseError:
+            produced = True
+            yield ops.DynamicSqlOp(f"a statement that does not parse: {statement.sql[:60]}")
+            continue
+        for raw in parsed:
+            text = statement.sql.encode()[raw.stmt_location: raw.stmt_location + (
+                raw.stmt_len or len(statement.sql.encode()))].decode().strip()
+            for op in _operations(raw.stmt):
+                if isinstance(op, ops.OtherStatementOp) and op.kind in _READS:
+                    continue  # a SELECT or PERFORM inside the block changes nothing
+                op.bluegreen_sql = text
+                if isinstance(op, ops.DataChangeOp):
+                    op.in_loop, op.loop_commits = statement.in_loop, statement.loop_commits
+                produced = True
+                yield op
+    if not produced:
+        yield ops.OtherStatementOp("DO")  # reads and control flow only
+
+
+_READS = {"SelectStmt", "VariableShowStmt"}
+
+
+def _refresh(node: ast.RefreshMatViewStmt) -> Iterator[MigrateOperation]:
+    yield ops.RefreshMaterializedViewOp(_name(node.relation), bool(node.concurrent),
+                                        not node.skipData)
+
+
+def _create_domain(node: ast.CreateDomainStmt) -> Iterator[MigrateOperation]:
+    yield ops.CreateDomainOp(_dotted(node.domainname), _type_spec(node.typeName),
+                             bool(node.constraints))
+
+
+_DOMAIN_ACTIONS = {"C": "add_constraint", "V": "validate_constraint", "O": "set_not_null",
+                   "N": "drop_not_null", "X": "drop_constraint", "T": "default"}
+
+
+def _alter_domain(node: ast.AlterDomainStmt) -> Iterator[MigrateOperation]:
+    action = _DOMAIN_ACTIONS.get(node.subtype, "other")
+    if action == "default":
+        action = "set_default" if node.def_ is not None else "drop_default"
+    constraint = node.name
+    not_valid = False
+    if isinstance(node.def_, ast.Constraint):
+        constraint = node.def_.conname
+        not_valid = bool(node.def_.skip_validation)
+        if node.def_.contype == CT.CONSTR_NOTNULL:
+            action = "set_not_null"
+    yield ops.AlterDomainOp(_dotted(node.typeName), action, constraint, not_valid)
+
+
+def _trigger(node: ast.CreateTrigStmt) -> Iterator[MigrateOperation]:
+    yield ops.TriggerOp(_name(node.relation), "create trigger", node.trigname)
+
+
+def _rule(node: ast.RuleStmt) -> Iterator[MigrateOperation]:
+    yield ops.TriggerOp(_name(node.relation), "create rule", node.rulename)
 
 
 def _insert(node: ast.InsertStmt) -> Iterator[MigrateOperation]:
@@ -436,4 +619,11 @@ _HANDLERS = {
     "VacuumStmt": _vacuum,
     "ClusterStmt": _cluster,
     "ReindexStmt": _reindex,
+    "RefreshMatViewStmt": _refresh,
+    "CreateDomainStmt": _create_domain,
+    "AlterDomainStmt": _alter_domain,
+    "AlterObjectSchemaStmt": _set_schema,
+    "CreateTrigStmt": _trigger,
+    "RuleStmt": _rule,
+    "DoStmt": lambda node: _do_block(node),
 }
