@@ -5,7 +5,10 @@ recall and false alarms, side by side.
     .venv/bin/python bench/planner_recall.py --misses   # also list what each tool got wrong
 
 A statement is *unsafe* when its expected verdict is not a non-blocking expand. bluegreen
-flags a statement when it says contract, breaking or blocking; squawk flags it when it
+flags a statement when the CI gate stops it: ``plan`` exits 1 for it (breaking, blocking,
+or an error finding such as "cannot judge") or ``plan --phase expand`` does (contract);
+"phase right" and "blocking right" compare its phase and blocking with the expected
+verdict. Squawk flags a statement when it
 reports a violation of a safety rule on one of the statement's lines (its style rules, such
 as prefer-bigint or require-lock-timeout, are left out: they fire on safe statements by
 design). Squawk runs with --pg-version 15, and --assume-in-transaction where the project's
@@ -93,7 +96,7 @@ def short(text: str) -> str:
     return " ".join(lines)[:90]
 
 
-def bluegreen_verdicts(snippet: Snippet) -> list[tuple[str, bool]] | None:
+def bluegreen_verdicts(snippet: Snippet) -> list[tuple[str, bool, bool]] | None:
     from bluegreen.commands import schema_from_sql
     from bluegreen.planner.engine import build_plan
     from bluegreen.planner.model import Target
@@ -103,7 +106,8 @@ def bluegreen_verdicts(snippet: Snippet) -> list[tuple[str, bool]] | None:
     schema = schema_from_sql(snippet.schema, "schema.sql") if snippet.schema else Schema()
     statements = parse_sql(snippet.sql, "migration.sql", in_transaction=snippet.transaction)
     plan = build_plan(statements, schema, Target("postgresql", 15, "option"))
-    return [(c.phase.value, c.blocking) for c in plan.changes]
+    return [(c.phase.value, c.blocking, c.is_problem or c.phase.value != "expand")
+            for c in plan.changes]
 
 
 def squawk_lines(snippet: Snippet, squawk: str) -> set[int] | None:
@@ -168,7 +172,8 @@ def main() -> int:
         for i, ((first, last, text), expected) in enumerate(pairs):
             where = f"{snippet.source}:{first}  {short(text)}"
             verdict = verdicts[i] if verdicts else None
-            bg.add(expected, bool(verdict and is_unsafe(*verdict)), where, verdict)
+            bg.add(expected, bool(verdict and verdict[2]), where,
+                   verdict[:2] if verdict else None)
             if have_squawk:
                 flagged = bool(lines) and any(first <= ln <= last for ln in lines)
                 sq.add(expected, flagged, where)

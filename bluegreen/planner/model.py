@@ -114,6 +114,7 @@ class Verdict:
     # True when the statement blocks only because an earlier statement of its transaction
     # holds a lock: run on its own (as bluegreen apply runs each step), it would not.
     transaction: bool = False
+    held_by: tuple[dict[str, str], ...] = ()  # the earlier statements' locks, when transaction
 
     def finding(self) -> Finding:
         return Finding(self.rule, self.severity, self.message, self.fix, self.fix_sql)
@@ -149,6 +150,9 @@ class Change:
         self.blocking = self.blocking or verdict.blocking
         if not verdict.transaction:
             self.blocking_alone = self.blocking_alone or verdict.blocking
+        for held in verdict.held_by:
+            if held not in self.held_by:
+                self.held_by.append(held)
         if verdict.strategy.rank > self.strategy.rank:
             self.strategy = verdict.strategy
         self.findings.append(verdict.finding())

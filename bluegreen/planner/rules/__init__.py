@@ -55,6 +55,7 @@ class RuleContext:
     earlier_in_file: list[Statement] = field(default_factory=list)
     change: Change | None = None  # the verdicts so far, for LATE rules
     transaction: Transaction = field(default_factory=Transaction)
+    op_blocking: bool = False  # an earlier rule found this operation blocking on its own
 
     @property
     def sql(self) -> str:
