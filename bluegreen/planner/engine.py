@@ -116,7 +116,8 @@ def _hold_locks(op, ctx: RuleContext, transaction: Transaction) -> None:
         key = table.lower()
         held = transaction.held.get(key)
         if held is None or strongest(held.mode, mode) != held.mode:
-            transaction.held[key] = HeldLock(table, mode, ctx.statement.source, ctx.sql)
+            transaction.held[key] = HeldLock(table, mode, ctx.statement.source, ctx.sql,
+                                             id(ctx.statement))
 
 
 def _check_table_exists(op, schema: Schema, statement: ops.Statement) -> None:

@@ -153,6 +153,12 @@ class TriggerOp(MigrateOperation):
         self.name = name
 
 
+class CreateFunctionOp(MigrateOperation):
+    def __init__(self, name: str, replace_existing: bool):
+        self.name = name
+        self.replace_existing = replace_existing  # OR REPLACE: it may exist already
+
+
 class DynamicSqlOp(MigrateOperation):
     """SQL whose text bluegreen cannot see: EXECUTE of a string built at run time, or a DO
     block in another language or that does not parse."""
@@ -213,6 +219,7 @@ OPERATION_NAMES: dict[type, str] = {
     CreateDomainOp: "create_domain",
     AlterDomainOp: "alter_domain",
     DynamicSqlOp: "dynamic_sql",
+    CreateFunctionOp: "create_function",
     TransactionOp: "transaction",
     SessionSettingOp: "set",
     OtherStatementOp: "other",

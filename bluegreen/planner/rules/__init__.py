@@ -32,6 +32,7 @@ class HeldLock:
     mode: str
     source: str  # file:line of the statement that took it
     sql: str
+    statement_id: int = 0  # id() of that Statement: locks of the same statement don't count
 
 
 @dataclass

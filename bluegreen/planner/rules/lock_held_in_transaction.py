@@ -48,7 +48,8 @@ def check(ctx) -> Verdict | None:
     current = (ctx.table_name or "").lower()
     held = []
     for lock in ctx.transaction.held.values():
-        same_statement = lock.source == ctx.statement.source and ctx.statement.operation != "do"
+        same_statement = (lock.statement_id == id(ctx.statement)
+                          and ctx.statement.operation != "do")
         if same_statement:
             continue
         if ctx.op_blocking and lock.table.lower() == current and lock.mode == own_lock:

@@ -236,6 +236,8 @@ def _create_table(node: ast.CreateStmt) -> Iterator[MigrateOperation]:
                 items.append(constraint)
     op = aops.CreateTableOp(table, items)
     op.kw["bluegreen_partitioned"] = node.partspec is not None
+    if node.partbound is not None and node.inhRelations:
+        op.kw["bluegreen_partition_of"] = _name(node.inhRelations[0])
     yield op
 
 
@@ -542,6 +544,10 @@ def _alter_domain(node: ast.AlterDomainStmt) -> Iterator[MigrateOperation]:
     yield ops.AlterDomainOp(_dotted(node.typeName), action, constraint, not_valid)
 
 
+def _function(node: ast.CreateFunctionStmt) -> Iterator[MigrateOperation]:
+    yield ops.CreateFunctionOp(_dotted(node.funcname), bool(node.replace))
+
+
 def _trigger(node: ast.CreateTrigStmt) -> Iterator[MigrateOperation]:
     yield ops.TriggerOp(_name(node.relation), "create trigger", node.trigname)
 
@@ -624,6 +630,7 @@ _HANDLERS = {
     "AlterDomainStmt": _alter_domain,
     "AlterObjectSchemaStmt": _set_schema,
     "CreateTrigStmt": _trigger,
+    "CreateFunctionStmt": _function,
     "RuleStmt": _rule,
     "DoStmt": lambda node: _do_block(node),
 }
