@@ -58,6 +58,28 @@ CASES: dict[str, list[Case]] = {
              {"blocking": False}),
         Case("ALTER TABLE users ADD COLUMN x int; ALTER TABLE users ALTER COLUMN x TYPE text",
              False, {"phase": "expand"}),
+        # USING the column itself (or cast to the new type) is no USING at all.
+        Case("ALTER TABLE users ALTER COLUMN email TYPE text USING email::text", False,
+             {"blocking": False}),
+        Case("ALTER TABLE users ALTER COLUMN city TYPE text USING lower(city)", True,
+             {"blocking": True}),
+        # text -> citext keeps the table, but the indexes on the column are rebuilt.
+        Case("ALTER TABLE users ALTER COLUMN name TYPE citext", False, {"blocking": False}),
+        Case("ALTER TABLE users ALTER COLUMN email TYPE citext", True,
+             {"blocking": True, "phase": "expand"}),
+        # timestamp -> timestamptz: no rewrite in UTC (PostgreSQL 12+), still a new type.
+        Case("SET TimeZone = 'UTC'; ALTER TABLE users ALTER COLUMN created_at TYPE timestamptz",
+             True, {"blocking": False, "phase": "breaking"}),
+        Case("ALTER TABLE users ALTER COLUMN created_at TYPE timestamptz", True,
+             {"blocking": True, "phase": "breaking"}),
+        Case("SET TimeZone = 'UTC'; ALTER TABLE users ALTER COLUMN created_at TYPE timestamptz",
+             True, {"blocking": True}, pg_version=11),
+        # A domain over the same type: a relabel, unless it has constraints to check.
+        Case("CREATE DOMAIN years AS integer; ALTER TABLE users ALTER COLUMN age TYPE years",
+             False, {"blocking": False}),
+        Case("CREATE DOMAIN years AS integer CHECK (VALUE >= 0); "
+             "ALTER TABLE users ALTER COLUMN age TYPE years", True,
+             {"blocking": True, "phase": "contract"}),
     ],
     "renaming-column": [
         Case("ALTER TABLE users RENAME COLUMN email TO mail", True,
