@@ -32,6 +32,45 @@ def suppressions(text: str) -> set[str]:
     return found
 
 
+_GOOSE = re.compile(r"^[ \t]*--[ \t]*\+goose[ \t]+(\w+(?:[ \t]+\w+)?)",
+                    re.IGNORECASE | re.MULTILINE)
+_DBMATE = re.compile(r"^[ \t]*--[ \t]*migrate:(up|down)\b(.*)$", re.IGNORECASE | re.MULTILINE)
+
+
+def _blank(text: str, start: int, end: int) -> str:
+    """Spaces over text[start:end], newlines kept: lines and offsets stay where they were."""
+    return text[:start] + re.sub(r"[^\n]", " ", text[start:end]) + text[end:]
+
+
+def migration_file(text: str) -> tuple[str, bool | None]:
+    """The up part of a goose or dbmate migration file, and whether that tool runs it in
+    one transaction (None for plain SQL, run as psql would: statement by statement).
+
+    goose: ``-- +goose Up`` / ``-- +goose Down``, a transaction unless
+    ``-- +goose NO TRANSACTION``; dbmate: ``-- migrate:up`` / ``-- migrate:down``, a
+    transaction unless ``transaction:false``. The down part is blanked, not judged.
+    """
+    goose = list(_GOOSE.finditer(text))
+    if any(m.group(1).lower() == "up" for m in goose):
+        for marker in goose:
+            if marker.group(1).lower() == "down":
+                following = [m.start() for m in goose
+                             if m.start() > marker.start() and m.group(1).lower() == "up"]
+                text = _blank(text, marker.end(), following[0] if following else len(text))
+        no_tx = any(m.group(1).lower().replace(" ", "") == "notransaction" for m in goose)
+        return text, not no_tx
+    dbmate = list(_DBMATE.finditer(text))
+    if any(m.group(1).lower() == "up" for m in dbmate):
+        up = next(m for m in dbmate if m.group(1).lower() == "up")
+        for marker in dbmate:
+            if marker.group(1).lower() == "down":
+                following = [m.start() for m in dbmate
+                             if m.start() > marker.start() and m.group(1).lower() == "up"]
+                text = _blank(text, marker.end(), following[0] if following else len(text))
+        return text, "transaction:false" not in up.group(2).replace(" ", "").lower()
+    return text, None
+
+
 def _line_of(text: str, offset: int) -> int:
     return text.count("\n", 0, offset) + 1
 
