@@ -35,7 +35,7 @@ sys.path.append(str(ROOT))  # appended: a bluegreen put first on PYTHONPATH wins
 
 import pglast  # noqa: E402
 
-from tests.planner.corpus import Snippet, is_unsafe  # noqa: E402
+from tests.planner.corpus import Snippet, bluegreen_verdicts, is_unsafe  # noqa: E402
 from tests.planner.corpus.snippets import SNIPPETS  # noqa: E402
 
 # Squawk rules about style or robustness, not about blocking or breaking the running app.
@@ -94,20 +94,6 @@ def statement_lines(sql: str) -> list[tuple[int, int, str]]:
 def short(text: str) -> str:
     lines = [ln.strip() for ln in text.splitlines() if not ln.strip().startswith("--")]
     return " ".join(lines)[:90]
-
-
-def bluegreen_verdicts(snippet: Snippet) -> list[tuple[str, bool, bool]] | None:
-    from bluegreen.commands import schema_from_sql
-    from bluegreen.planner.engine import build_plan
-    from bluegreen.planner.model import Target
-    from bluegreen.planner.schema import Schema
-    from bluegreen.planner.sources.sql import parse_sql
-
-    schema = schema_from_sql(snippet.schema, "schema.sql") if snippet.schema else Schema()
-    statements = parse_sql(snippet.sql, "migration.sql", in_transaction=snippet.transaction)
-    plan = build_plan(statements, schema, Target("postgresql", 15, "option"))
-    return [(c.phase.value, c.blocking, c.is_problem or c.phase.value != "expand")
-            for c in plan.changes]
 
 
 def squawk_lines(snippet: Snippet, squawk: str) -> set[int] | None:

@@ -49,3 +49,19 @@ class Snippet:
 def is_unsafe(phase: str, blocking: bool) -> bool:
     """What a gate before deploying green must stop: anything but a non-blocking expand."""
     return phase != "expand" or blocking
+
+
+def bluegreen_verdicts(snippet: Snippet) -> list[tuple[str, bool, bool]]:
+    """(phase, blocking, stopped by the CI gate) for each statement of ``snippet``, from the
+    bluegreen on the import path (imported here, so bench/ can point at another tree)."""
+    from bluegreen.commands import schema_from_sql
+    from bluegreen.planner.engine import build_plan
+    from bluegreen.planner.model import Target
+    from bluegreen.planner.schema import Schema
+    from bluegreen.planner.sources.sql import parse_sql
+
+    schema = schema_from_sql(snippet.schema, "schema.sql") if snippet.schema else Schema()
+    statements = parse_sql(snippet.sql, "migration.sql", in_transaction=snippet.transaction)
+    plan = build_plan(statements, schema, Target("postgresql", 15, "option"))
+    return [(c.phase.value, c.blocking, c.is_problem or c.phase.value != "expand")
+            for c in plan.changes]
