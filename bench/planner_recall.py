@@ -80,13 +80,12 @@ class Score:
 
 def statement_lines(sql: str) -> list[tuple[int, int, str]]:
     """(first line, last line, text) of each statement, 1-based."""
-    encoded = sql.encode()
     out = []
-    for raw in pglast.parse_sql(sql):
+    for raw in pglast.parse_sql(sql):  # character offsets
         start = raw.stmt_location
-        text = encoded[start: start + (raw.stmt_len or len(encoded) - start)].decode()
+        text = sql[start: start + (raw.stmt_len or len(sql) - start)]
         body = len(text) - len(text.lstrip())
-        first = encoded[: start].decode().count("\n") + text[:body].count("\n") + 1
+        first = sql[: start].count("\n") + text[:body].count("\n") + 1
         out.append((first, first + text.strip().count("\n"), text.strip()))
     return out
 

@@ -86,7 +86,7 @@ def _name(rangevar: ast.RangeVar) -> str:
 
 
 def _dotted(names) -> str:
-    parts = [n.sval for n in names]
+    parts = [n.sval if isinstance(n, ast.String) else _sql(n) for n in names]
     if len(parts) > 1 and parts[0] in ("public", "pg_catalog"):
         parts = parts[1:]
     return ".".join(parts)
@@ -115,28 +115,30 @@ def parse_sql(text: str, file: str, *, first_line: int = 1,
     try:
         raw = pglast.parse_sql(text)
     except pglast.parser.ParseError as error:
-        # ParseError's args are (message, cursor position as a byte offset).
+        # ParseError's args are (message, cursor position as a character offset).
         location = error.args[1] if len(error.args) > 1 else None
         line = first_line
         if isinstance(location, int):
-            line = _line_of(text.encode()[: max(location - 1, 0)].decode(errors="replace"),
-                            10**9) + first_line - 1
-        raise SqlSyntaxError(f"{file}:{line}",
-                             str(error.args[0] if error.args else error)) from None
+            line = _line_of(text, max(location - 1, 0)) + first_line - 1
+        # One line: the "near ..." part may quote a multi-line statement.
+        message = " ".join(str(error.args[0] if error.args else error).split())
+        if len(message) > 160:
+            message = message[:157] + "..."
+        raise SqlSyntaxError(f"{file}:{line}", message) from None
     statements: list[ops.Statement] = []
     previous_end = 0
-    encoded = text.encode()
     for raw_stmt in raw:
-        # pglast locations are byte offsets into the UTF-8 text.
+        # pglast gives locations as character offsets into ``text``.
         start = raw_stmt.stmt_location
-        length = raw_stmt.stmt_len or (len(encoded) - start)
+        length = raw_stmt.stmt_len or (len(text) - start)
         end = start + length
-        stmt_text = encoded[start:end].decode().strip()
-        leading = encoded[previous_end:start].decode()
-        body_start = start + (len(encoded[start:end]) - len(encoded[start:end].lstrip()))
-        line = _line_of(encoded[:body_start].decode(), len(encoded[:body_start].decode()))
+        body = text[start:end]
+        stmt_text = body.strip()
+        leading = text[previous_end:start]
+        body_start = start + (len(body) - len(body.lstrip()))
+        line = _line_of(text, body_start)
         # The comment directly after the statement's semicolon, on the same line, counts too.
-        tail = encoded[end:].decode().split("\n", 1)[0]
+        tail = text[end:].split("\n", 1)[0]
         leading = leading.split(";", 1)[-1] if previous_end else leading
         if previous_end:
             # What follows the previous statement on its own line belongs to that statement.
@@ -173,7 +175,8 @@ def _operations(node: ast.Node) -> Iterator[MigrateOperation]:
 # ---- columns and constraints --------------------------------------------------------------
 
 def _column(coldef: ast.ColumnDef) -> sa.Column:
-    spec = _type_spec(coldef.typeName)
+    # PARTITION OF t (b NOT NULL ...) names a column without its type.
+    spec = _type_spec(coldef.typeName) if coldef.typeName is not None else None
     kwargs: dict = {"nullable": True}
     info: dict = {}
     computed = identity = None
@@ -199,8 +202,14 @@ def _column(coldef: ast.ColumnDef) -> sa.Column:
             computed = sa.Computed(sa.text(_sql(constraint.raw_expr)), persisted=True)
         elif kind == CT.CONSTR_IDENTITY:
             identity = sa.Identity(always=constraint.generated_when == "a")
+    if computed is not None and identity is not None:
+        identity = None  # both: PostgreSQL refuses it when it runs; judge it as generated
     args = [a for a in (computed, identity) if a is not None]
-    return sa.Column(coldef.colname, RawType(spec), *args, info=info, **kwargs)
+    if args and "server_default" in kwargs:
+        # SQLAlchemy refuses a default beside IDENTITY / GENERATED (so does PostgreSQL).
+        info["bluegreen_default"] = kwargs.pop("server_default")
+    column_type = RawType(spec) if spec else sa.types.NullType()
+    return sa.Column(coldef.colname, column_type, *args, info=info, **kwargs)
 
 
 def _column_names(items) -> list[str]:
@@ -249,10 +258,12 @@ def _table_constraint(table: str, constraint: ast.Constraint) -> sa.Constraint |
     if kind == CT.CONSTR_CHECK:
         return sa.CheckConstraint(sa.text(_sql(constraint.raw_expr)), name=name)
     if kind == CT.CONSTR_FOREIGN:
+        local = _column_names(constraint.fk_attrs)
+        remote = _column_names(constraint.pk_attrs)
+        if len(remote) != len(local):  # REFERENCES t with no columns: t's primary key
+            remote = local or ["id"]
         fk = sa.ForeignKeyConstraint(
-            _column_names(constraint.fk_attrs),
-            [f"{_name(constraint.pktable)}.{c}" for c in _column_names(constraint.pk_attrs)]
-            or [f"{_name(constraint.pktable)}.id"], name=name)
+            local or remote, [f"{_name(constraint.pktable)}.{c}" for c in remote], name=name)
         fk.info["bluegreen_columns"] = _column_names(constraint.fk_attrs)
         fk.info["bluegreen_referred_table"] = _name(constraint.pktable)
         return fk
@@ -538,8 +549,8 @@ def _do_block(node: ast.DoStmt) -> Iterator[MigrateOperation]:
             yield ops.DynamicSqlOp(f"a statement that does not parse: {statement.sql[:60]}")
             continue
         for raw in parsed:
-            text = statement.sql.encode()[raw.stmt_location: raw.stmt_location + (
-                raw.stmt_len or len(statement.sql.encode()))].decode().strip()
+            text = statement.sql[raw.stmt_location: raw.stmt_location + (
+                raw.stmt_len or len(statement.sql))].strip()
             for op in _operations(raw.stmt):
                 if isinstance(op, ops.OtherStatementOp) and op.kind in _READS:
                     continue  # a SELECT or PERFORM inside the block changes nothing
