@@ -365,6 +365,8 @@ def kind_of(op: MigrateOperation) -> str | None:
 
 def locks_of(op: MigrateOperation) -> dict[str, str]:
     """The table-level locks an operation takes: table name -> mode."""
+    if isinstance(op, ops.LockTableOp):
+        return {op.table_name: op.mode}
     row = BY_KIND.get(kind_of(op) or "")
     if row is None:
         return {}
@@ -385,5 +387,7 @@ def locks_of(op: MigrateOperation) -> dict[str, str]:
 
 def lock_for(op: MigrateOperation) -> str | None:
     """The strongest lock an operation takes on the table it changes."""
+    if isinstance(op, ops.LockTableOp):
+        return op.mode
     row = BY_KIND.get(kind_of(op) or "")
     return row.table_lock if row is not None else None

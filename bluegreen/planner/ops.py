@@ -167,6 +167,14 @@ class DynamicSqlOp(MigrateOperation):
         self.what = what
 
 
+class LockTableOp(MigrateOperation):
+    """LOCK TABLE: the lock is held until the transaction ends."""
+
+    def __init__(self, table_name: str, mode: str):
+        self.table_name = table_name
+        self.mode = mode
+
+
 class TransactionOp(MigrateOperation):
     def __init__(self, kind: str):
         self.kind = kind  # begin | commit | rollback
@@ -220,6 +228,7 @@ OPERATION_NAMES: dict[type, str] = {
     AlterDomainOp: "alter_domain",
     DynamicSqlOp: "dynamic_sql",
     CreateFunctionOp: "create_function",
+    LockTableOp: "lock_table",
     TransactionOp: "transaction",
     SessionSettingOp: "set",
     OtherStatementOp: "other",

@@ -598,6 +598,16 @@ def _function(node: ast.CreateFunctionStmt) -> Iterator[MigrateOperation]:
     yield ops.CreateFunctionOp(_dotted(node.funcname), bool(node.replace))
 
 
+_LOCK_MODES = {1: "ACCESS SHARE", 2: "ROW SHARE", 3: "ROW EXCLUSIVE",
+               4: "SHARE UPDATE EXCLUSIVE", 5: "SHARE", 6: "SHARE ROW EXCLUSIVE",
+               7: "EXCLUSIVE", 8: "ACCESS EXCLUSIVE"}
+
+
+def _lock(node: ast.LockStmt) -> Iterator[MigrateOperation]:
+    for relation in node.relations:
+        yield ops.LockTableOp(_name(relation), _LOCK_MODES.get(node.mode, "ACCESS EXCLUSIVE"))
+
+
 def _trigger(node: ast.CreateTrigStmt) -> Iterator[MigrateOperation]:
     yield ops.TriggerOp(_name(node.relation), "create trigger", node.trigname)
 
@@ -681,6 +691,7 @@ _HANDLERS = {
     "AlterObjectSchemaStmt": _set_schema,
     "CreateTrigStmt": _trigger,
     "CreateFunctionStmt": _function,
+    "LockStmt": _lock,
     "RuleStmt": _rule,
     "DoStmt": lambda node: _do_block(node),
 }

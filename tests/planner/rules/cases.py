@@ -211,7 +211,8 @@ CASES: dict[str, list[Case]] = {
         Case("CREATE TABLE t (at timestamptz)", False, {}),
     ],
     "unrecognized-statement": [
-        Case("DO $$ BEGIN PERFORM 1; END $$", True, {}),
+        Case("ALTER SYSTEM SET work_mem = '1GB'", True, {}),
+        Case("DO $$ BEGIN PERFORM 1; END $$", False, {"operation": "do"}),
         Case("COMMENT ON TABLE users IS 'people'", False, {}),
     ],
 }
@@ -284,6 +285,9 @@ CASES.update({
              {"blocking": True, "blocking_alone": False}),
         Case("BEGIN; ALTER TABLE users ADD COLUMN x int; UPDATE users SET x = 1", True,
              {"blocking": True, "blocking_alone": True}),
+        Case("BEGIN; LOCK TABLE orders IN SHARE MODE; "
+             "ALTER TABLE users VALIDATE CONSTRAINT c", True,
+             {"blocking": True, "blocking_alone": False}),
         Case("ALTER TABLE users ADD CONSTRAINT c CHECK (age > 0) NOT VALID; "
              "ALTER TABLE users VALIDATE CONSTRAINT c", False, {"blocking": False}),
         Case("BEGIN; CREATE TABLE t (a int); ALTER TABLE users VALIDATE CONSTRAINT c", False,
