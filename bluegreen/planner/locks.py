@@ -296,9 +296,9 @@ def kind_of(op: MigrateOperation) -> str | None:
             return "add_column_volatile_default"
         if op.column.info.get("bluegreen_check"):
             return "add_column_check"
-        if op.column.primary_key or op.column.info.get("bluegreen_unique"):
+        if op.column.primary_key or op.column.info.get("bluegreen_unique") or op.column.unique:
             return "add_column_unique"
-        if op.column.info.get("bluegreen_references"):
+        if op.column.info.get("bluegreen_references") or op.column.foreign_keys:
             return "add_column_references"
         return "add_column_constant_default" if column.default is not None else "add_column"
     if isinstance(op, aops.DropColumnOp):
@@ -374,7 +374,9 @@ def locks_of(op: MigrateOperation) -> dict[str, str]:
     if isinstance(op, aops.CreateForeignKeyOp):
         names["referenced"] = op.referent_table
     if isinstance(op, aops.AddColumnOp):
-        names["referenced"] = op.column.info.get("bluegreen_references")
+        foreign = next(iter(op.column.foreign_keys), None)
+        names["referenced"] = op.column.info.get("bluegreen_references") or (
+            foreign.target_fullname.rsplit(".", 1)[0] if foreign is not None else None)
     if isinstance(op, ops.PartitionOp):
         names["partition"] = op.partition
     out: dict[str, str] = {}

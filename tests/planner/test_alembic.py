@@ -154,3 +154,12 @@ def test_print_in_a_revision_keeps_plan_json_valid(tmp_path):
     document = json.loads(proc.stdout)
     assert [c["operation"] for c in document["changes"]] == ["add_column"]
     assert "upgrading" not in proc.stdout and "imported" not in proc.stdout
+
+
+def test_alembic_unique_column_is_judged_like_sql(tmp_path):
+    path = revision(tmp_path, "h1", None, """
+        op.execute("SET lock_timeout = '2s'")
+        op.add_column("users", sa.Column("handle", sa.Text(), unique=True))
+    """)
+    change = plan([path]).changes[1]
+    assert change.blocking and "adding-unique-constraint" in [f.rule for f in change.findings]

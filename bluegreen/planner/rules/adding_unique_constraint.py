@@ -26,7 +26,9 @@ def check(ctx) -> Verdict | None:
         return None
     if isinstance(op, aops.AddColumnOp):
         info = column_info(op.column)
-        if not (op.column.primary_key or op.column.info.get("bluegreen_unique")):
+        # SQL sets info["bluegreen_unique"]; Alembic's sa.Column(..., unique=True) sets unique.
+        if not (op.column.primary_key or op.column.info.get("bluegreen_unique")
+                or op.column.unique):
             return None
         if (not op.column.primary_key and info.default is None and not info.identity
                 and not info.generated):

@@ -1,7 +1,7 @@
-"""Renaming a type, domain, function, procedure, sequence or materialized view.
+"""Renaming a type, domain, function, procedure or materialized view.
 
-Problem: blue names it in its SQL (a cast to an enum type, a function call, ``nextval``,
-a query on the materialized view): after the rename those statements fail.
+Problem: blue names it in its SQL (a cast to an enum type, a function call, a query on
+the materialized view): after the rename those statements fail.
 
 Safe alternative: create the object under the new name beside the old one (a new function
 calling the old, a view over the materialized view), move green to it, and drop the old
