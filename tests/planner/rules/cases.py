@@ -172,6 +172,8 @@ CASES: dict[str, list[Case]] = {
     "concurrently-in-transaction": [
         Case("BEGIN; CREATE INDEX CONCURRENTLY users_name_idx ON users (name)", True, {}),
         Case("CREATE INDEX CONCURRENTLY users_name_idx ON users (name)", False, {}),
+        Case("DO $$ BEGIN EXECUTE 'CREATE INDEX CONCURRENTLY i ON users (name)'; END $$", True,
+             {"strategy": "manual"}),
     ],
     "dropping-index": [
         Case("DROP INDEX users_email_idx", True, {"phase": "contract"}),
