@@ -14,16 +14,19 @@ from bluegreen.planner.engine import build_plan
 from bluegreen.planner.model import Phase, Plan, Target
 from bluegreen.planner.schema import Schema
 from bluegreen.planner.sources import alembic as alembic_source
-from bluegreen.planner.sources.sql import parse_sql
+from bluegreen.planner.sources.sql import migration_file, parse_sql
 from bluegreen.results import StatusRow
 
 DEFAULT_PG_VERSION = 15
 
 
 def read_statements(paths: list[str | Path], *, from_rev: str | None = None,
-                    to_rev: str | None = None, sqlite: bool = False) -> list[ops.Statement]:
+                    to_rev: str | None = None, sqlite: bool = False,
+                    single_transaction: bool = False) -> list[ops.Statement]:
     """Every statement of the given SQL files, Alembic revisions and versions directories,
-    in order."""
+    in order. A SQL file runs statement by statement (as psql runs it) unless
+    ``single_transaction`` (psql --single-transaction, Flyway, golang-migrate...) or a goose
+    or dbmate header says its tool runs it in one transaction."""
     statements: list[ops.Statement] = []
     for raw in paths:
         path = Path(raw)
@@ -39,7 +42,9 @@ def read_statements(paths: list[str | Path], *, from_rev: str | None = None,
         elif path.suffix == ".py":
             statements += _revision_statements(path)
         else:
-            statements += parse_sql(_sql_text(_read_text(path), sqlite), str(raw))
+            text, tool_transaction = migration_file(_sql_text(_read_text(path), sqlite))
+            statements += parse_sql(text, str(raw),
+                                    in_transaction=single_transaction or bool(tool_transaction))
     return statements
 
 
@@ -124,12 +129,16 @@ def plan(
     from_rev: str | None = None,
     to_rev: str | None = None,
     dialect: str | None = None,
+    single_transaction: bool = False,
     as_apply_runs_it: bool = False,
 ) -> Plan:
     """Judge every statement of a migration: phase, blocking, strategy, findings, steps.
 
+    ``single_transaction``: the SQL files run as one transaction each (psql
+    --single-transaction and most migration tools), so locks accumulate through a file.
     ``as_apply_runs_it``: judge each statement as `bluegreen apply` runs it, in a
-    transaction of its own under lock_timeout (rather than as the migration tool would)."""
+    transaction of its own under lock_timeout (rather than as the migration tool would).
+    """
     if schema_file and database_url:
         raise BadOption("give --schema or --database-url, not both")
     if pg_version is not None and not 9 <= pg_version <= 30:
@@ -139,7 +148,8 @@ def plan(
     if dialect not in (None, "postgresql", "sqlite"):
         raise BadOption(f"--dialect {dialect}: give postgresql or sqlite")
     statements = read_statements(paths, from_rev=from_rev, to_rev=to_rev,
-                                 sqlite=dialect == "sqlite")
+                                 sqlite=dialect == "sqlite",
+                                 single_transaction=single_transaction)
     if as_apply_runs_it:
         from bluegreen.core.apply.build import prepare_statements
 

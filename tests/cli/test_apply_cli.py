@@ -73,6 +73,8 @@ def test_one_apply_at_a_time_names_the_holder(bg, pg, tmp_path):
         other.execute("SELECT pg_advisory_lock(%s, %s)", (APPLY_LOCK_CLASS, APPLY_LOCK_ID))
         pid = other.info.backend_pid
         line = one_line_error(bluegreen("apply", *paths, "--phase", "expand", env_url=bg), 2)
+        # Released now, not whenever the server notices the closed connection.
+        other.execute("SELECT pg_advisory_unlock(%s, %s)", (APPLY_LOCK_CLASS, APPLY_LOCK_ID))
     assert f"server pid {pid}" in line and "build-7.example" in line and "since" in line
     assert bluegreen("apply", *paths, "--phase", "expand", env_url=bg).returncode == 0
 

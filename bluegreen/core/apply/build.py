@@ -37,16 +37,19 @@ from bluegreen.planner.schema import Schema
 # Findings about how a migration tool runs statements, which apply does itself: each step
 # in its own transaction (or none), always under lock_timeout.
 RUNNER_RULES = frozenset({"missing-lock-timeout", "concurrently-in-transaction",
-                          "adding-enum-value", "transaction-nesting"})
+                          "adding-enum-value", "transaction-nesting",
+                          "lock-held-in-transaction"})
 # Rules whose expand steps add a column kept equal to an existing one by a trigger.
 _DUAL_WRITE_RULES = frozenset({"renaming-column", "changing-column-type"})
 
 
 def prepare_statements(statements: Sequence[ops.Statement]) -> None:
-    """apply runs every statement outside the migration's own transaction: judge them so."""
+    """apply runs every statement outside the migration's own transaction, under its own
+    lock_timeout: judge them so."""
     for statement in statements:
         statement.in_transaction = False
         statement.in_transaction_before = False
+        statement.lock_timeout_set = True
 
 
 def build_revision(statements: Sequence[ops.Statement], changes: Sequence[Change],

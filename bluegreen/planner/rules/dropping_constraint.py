@@ -21,7 +21,7 @@ def check(ctx) -> Verdict | None:
     table = ctx.table
     name = ctx.op.constraint_name.lower()
     constraint = table.constraints.get(name) if table else None
-    kind = constraint.kind if constraint else (ctx.op.constraint_type or "")
+    kind = constraint.kind if constraint else (ctx.op.constraint_type or _by_name(name))
     if ctx.table_is_new or kind not in ("primary", "unique", "exclude", "primary_key"):
         return None
     return Verdict(
@@ -30,3 +30,15 @@ def check(ctx) -> Verdict | None:
                 "guarantee blue may rely on (ON CONFLICT, uniqueness)",
         fix="run it in the contract phase, after blue is retired",
     )
+
+
+def _by_name(name: str) -> str:
+    """The kind PostgreSQL's default names give away (table_col_key, table_pkey, ...), for a
+    constraint the schema does not know."""
+    if name.endswith("_pkey"):
+        return "primary"
+    if name.endswith("_key"):
+        return "unique"
+    if name.endswith("_excl"):
+        return "exclude"
+    return ""

@@ -25,7 +25,18 @@ def check(ctx) -> Verdict | None:
     old = op.column_name.lower()
     new = op.modify_name.lower()
     if ctx.column_is_new(old):
-        return None
+        table = ctx.table
+        if ctx.table_is_new or table is None or new not in table.dropped_in_migration:
+            return None
+        return Verdict(
+            rule="renaming-column", severity=Severity.ERROR, phase=Phase.BREAKING,
+            strategy=Strategy.EXPAND_CONTRACT,
+            message=f"{op.table_name}.{new} was dropped earlier in this migration and the new "
+                    f"column {old} takes its name: blue reads and writes a different column "
+                    "under the old name",
+            fix=f"keep {new} until blue is retired: add {old}, sync the two with a trigger, "
+                "move green to it, then drop the old one",
+        )
     if ctx.target.dialect == "sqlite":
         return Verdict(
             rule="renaming-column", severity=Severity.ERROR, phase=Phase.BREAKING,

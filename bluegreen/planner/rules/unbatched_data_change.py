@@ -16,11 +16,42 @@ from bluegreen.planner.model import Batch, Phase, Severity, Step, Strategy, Verd
 OPERATIONS = (ops.DataChangeOp,)
 
 
+_CATALOGS = ("pg_", "pg_catalog.", "information_schema.")
+
+
+def _bounded(ctx) -> str | None:
+    """Why the statement touches a bounded set of rows, or None."""
+    op = ctx.op
+    if op.has_limit:
+        return "it picks one batch through a sub-select with LIMIT"
+    if op.in_loop and op.loop_commits:
+        return "its loop commits after each round"
+    table = ctx.table
+    keys = {"id"} | set(table.primary_key if table else [])
+    if table is not None:
+        keys |= {c.columns[0] for c in table.constraints.values()
+                 if c.kind in ("primary", "unique") and len(c.columns) == 1}
+    if any(column.lower() in keys for column in op.bounded_by):
+        return "its WHERE pins a key to constants"
+    return None
+
+
 def check(ctx) -> Verdict | None:
     op = ctx.op
     if ctx.table_is_new or op.kind == "insert":
         return None
     table = op.table_name
+    if table.lower().startswith(_CATALOGS):
+        return None  # a system catalog: rows of the schema itself, not the app's data
+    bounded = None if op.kind == "truncate" else _bounded(ctx)
+    if bounded is not None:
+        if op.kind != "delete":
+            return None
+        return Verdict(
+            rule="unbatched-data-change", severity=Severity.WARNING, phase=Phase.CONTRACT,
+            message=f"DELETE removes rows of {table} that blue may use ({bounded})",
+            fix="run it in the contract phase, after blue is retired",
+        )
     if op.kind == "truncate":
         return Verdict(
             rule="unbatched-data-change", severity=Severity.WARNING, phase=Phase.CONTRACT,
@@ -29,7 +60,7 @@ def check(ctx) -> Verdict | None:
         )
     pk = ctx.table.primary_key if ctx.table else []
     phase = Phase.CONTRACT if op.kind == "delete" else Phase.EXPAND
-    statement = ctx.statement.sql.strip().rstrip(";")
+    statement = ctx.sql.strip().rstrip(";")
     batch = Batch(table, tuple(pk), statement) if pk else None
     key = ", ".join(steps.ident(k) for k in pk) if pk else "id"
     if op.kind == "delete":
@@ -50,8 +81,10 @@ def check(ctx) -> Verdict | None:
         rule="unbatched-data-change", severity=Severity.ERROR, phase=phase, blocking=True,
         # With a known primary key, bluegreen apply runs it in key ranges.
         strategy=Strategy.EXPAND_CONTRACT if batch else Strategy.MANUAL,
-        message=f"{op.kind.upper()} on {table} in one statement locks every row it touches "
-                "until it commits",
+        message=(f"{op.kind.upper()} on {table} runs in a loop inside one transaction: every "
+                 "row it touches stays locked until the end" if op.in_loop else
+                 f"{op.kind.upper()} on {table} in one statement locks every row it touches "
+                 "until it commits"),
         fix=f"run it in batches of {steps.BATCH_ROWS} rows by primary key, one transaction "
             "each",
         steps=(step,),

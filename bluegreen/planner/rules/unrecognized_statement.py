@@ -24,6 +24,7 @@ HARMLESS = {
     "RENAME TABCONSTRAINT", "RENAME SEQUENCE", "CreatePolicyStmt", "CreateRoleStmt",
     "GrantRoleStmt", "AlterObjectSchemaStmt", "CreateDomainStmt", "ALTER SEQUENCE",
     "ALTER INDEX", "SAVEPOINT", "RELEASE", "ROLLBACK_TO", "CreateStatsStmt", "NotifyStmt",
+    "DO",  # a DO block that only reads and branches: what it changes is judged op by op
 }
 
 
