@@ -44,7 +44,8 @@ def error(message: str, fmt: str = "text") -> None:
     command with ``github``. Passwords in URLs are hidden whatever raised the error."""
     from bluegreen.config import redact
 
-    message = redact(message)
+    # One line whatever the message holds (a driver's reason may carry newlines or indents).
+    message = " ".join(redact(message).split())
     if fmt in ("json", "sarif", "gitlab"):
         sys.stderr.write(json.dumps({"error": {"message": message}}) + "\n")
     elif fmt == "github":
