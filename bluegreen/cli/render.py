@@ -407,9 +407,13 @@ def verify_result(result, as_json: bool) -> None:
         return
     line(f"{result.table}: {len(result.differing)} of {plural(result.ranges, 'range')} differ "
          f"(live {plural(result.rows_live, 'row')}, shadow {plural(result.rows_shadow, 'row')})")
+    def key(value) -> str:  # a key is a list of its columns' values
+        parts = [str(v) for v in value]
+        return parts[0] if len(parts) == 1 else f"({', '.join(parts)})"
+
     for lo, hi in result.differing[:20]:
-        start = "from the first key" if lo is None else f"after {lo}"
-        end = "the end" if hi is None else str(hi)
+        start = "from the first key" if lo is None else f"after {key(lo)}"
+        end = "the end" if hi is None else key(hi)
         line(f"  keys {start} up to {end}")
     if len(result.differing) > 20:
         line(f"  and {plural(len(result.differing) - 20, 'more range')}")
