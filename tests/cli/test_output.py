@@ -15,14 +15,14 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from bluegreen.cli import main, render
+from bluegreen.cli import app, main, render
 from bluegreen.cli.common import Output
 from bluegreen.results import Progress
 from tests.integration.items import seed_items
 
 ALTER = "ALTER TABLE items ALTER COLUMN a TYPE bigint"
-COMMANDS = ["demo", "plan", "init", "copy", "status", "pause", "resume", "verify", "abort",
-            "cutover", "rollback", "finish", "config"]
+# Every registered command, so one added later is held to the same help.
+COMMANDS = [info.name for info in app.registered_commands]
 BOX = re.compile("[\u2500-\u257f]")  # box drawing: table borders and the bar
 
 
@@ -153,6 +153,12 @@ def test_verify_lists_differing_key_ranges_without_reprs(bg, pg):
     assert lines[1] == "  keys from the first key up to 100"
     assert re.fullmatch(r"  keys after \d+ up to (\d+|the end)", lines[2]), lines[2]
     assert "None" not in proc.stdout and "[" not in proc.stdout
+
+
+def test_any_command_answers_errors_in_json_with_format_json():
+    proc = bluegreen("status", "--format", "json")
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert json.loads(proc.stderr)["error"]["message"].startswith("no database given")
 
 
 def test_errors_hide_passwords_and_stay_on_one_line():
