@@ -247,3 +247,13 @@ def test_copy_takes_throttle_settings_from_the_file(bg, pg, tmp_path):
     # unthrottled this copy takes a fraction of a second. A lower bound only: a slow
     # machine cannot make it fail.
     assert done["migration"]["rows_copied"] == 3000 and done["seconds"] > 1.5
+
+
+def test_the_readme_example_config_loads(tmp_path):
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    example = readme.split("```toml\n", 1)[1].split("```", 1)[0]
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "pyproject.toml").write_text(example)
+    settings = config.load(tmp_path, {"APP_DATABASE_URL": "postgresql://app@db/app"})
+    assert settings["lock-timeout"] == 2000 and settings["disable"] == ["prefer-bigint"]
+    assert settings.database_url_source == "env APP_DATABASE_URL"
