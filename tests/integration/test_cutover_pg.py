@@ -43,7 +43,7 @@ def bluegreen_leftovers(conn) -> list:
         "SELECT relname FROM pg_class WHERE relname LIKE '\\_bg%%' UNION ALL "
         "SELECT relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
         "WHERE n.nspname = 'bluegreen' AND relname NOT IN ('migrations', 'chunks', "
-        "'alembic_version') AND relkind = 'r' UNION ALL "
+        "'apply_revisions', 'apply_steps', 'alembic_version') AND relkind = 'r' UNION ALL "
         "SELECT tgname FROM pg_trigger WHERE tgname LIKE 'bluegreen%%' UNION ALL "
         "SELECT proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
         "WHERE n.nspname = 'bluegreen'").fetchall()
