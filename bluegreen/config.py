@@ -42,6 +42,13 @@ def _whole(text: str) -> int:
     return value
 
 
+def _at_least_one(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise ValueError(text)
+    return value
+
+
 def _positive(text: str) -> float:
     value = float(text)
     if value <= 0:
@@ -75,9 +82,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("database-url-env", None, str, (str,), "DATABASE_URL",
             f"the environment variable read for the database URL after {URL_ENV}",
             "an environment variable name"),
-    Setting("lock-timeout", "lock_timeout", _whole, (int,), LOCK_TIMEOUT_MS,
+    Setting("lock-timeout", "lock_timeout", _at_least_one, (int,), LOCK_TIMEOUT_MS,
             "longest wait for a table lock per attempt, in ms (cutover, rollback, finish)",
-            "a whole number of milliseconds"),
+            "a whole number of milliseconds from 1"),
     Setting("retries", "retries", _whole, (int,), RETRIES,
             "attempts after a lock timeout (cutover, rollback)", "a whole number"),
     Setting("max-rows-per-second", "max_rows_per_second", _positive, (int, float), None,
@@ -85,9 +92,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max-replication-lag", "max_replication_lag", _positive, (int, float), None,
             "throttle: back off while a replica lags more, in seconds (copy)",
             "a number of seconds"),
-    Setting("max-active-sessions", "max_active_sessions", _whole, (int,), None,
-            "throttle: back off while more sessions are active (copy)", "a whole number"),
-    Setting("pg-version", "pg_version", _whole, (int,), None,
+    Setting("max-active-sessions", "max_active_sessions", _at_least_one, (int,), None,
+            "throttle: back off while more sessions are active (copy)",
+            "a whole number from 1"),
+    Setting("pg-version", "pg_version", _at_least_one, (int,), None,
             f"PostgreSQL major version plan judges for (default: the server's, else "
             f"{PG_VERSION})", "a major version such as 15"),
     Setting("disable", "disable", _rule_list, (list,), [],
@@ -184,7 +192,7 @@ def _file_settings(path: Path) -> dict[str, Any]:
         # bool is an int in Python; no setting here takes true/false.
         if isinstance(value, bool) or not isinstance(value, setting.file_type):
             raise ConfigError(f"{where}: {key} = {value!r}: give {setting.kind}")
-        if setting.parse in (_whole, _positive):
+        if setting.parse in (_whole, _at_least_one, _positive):
             try:
                 setting.parse(str(value))
             except ValueError:

@@ -105,6 +105,7 @@ def test_config_named_by_the_environment(tmp_path):
 @pytest.mark.parametrize(("text", "env", "expected"), [
     ("lock_timeout = 5\n", {}, "unknown setting 'lock_timeout'; did you mean lock-timeout?"),
     ('lock-timeout = "fast"\n', {}, "lock-timeout = 'fast': give a whole number of ms"),
+    ("lock-timeout = 0\n", {}, "lock-timeout = 0: give a whole number of ms from 1"),
     ("retries = -1\n", {}, "retries = -1: give a whole number"),
     ("max-rows-per-second = true\n", {}, "give a number of rows per second"),
     ('disable = "prefer-bigint"\n', {}, "disable = 'prefer-bigint': give a list of rule ids"),
