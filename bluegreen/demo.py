@@ -9,6 +9,7 @@ committed. Nothing here prints: the CLI renders the events.
 from __future__ import annotations
 
 import random
+import shutil
 import tempfile
 import threading
 import time
@@ -47,6 +48,7 @@ class DemoResult:
     app_writes: int = 0
     app_errors: list[str] = field(default_factory=list)
     plan: object = None
+    kept: bool = True  # False: the demo made its own SQLite file and removed it at the end
 
     @property
     def ok(self) -> bool:
@@ -193,31 +195,41 @@ def _expected(seeds: dict[int, tuple], app: App) -> dict[int, tuple]:
     return expected
 
 
-def default_url() -> str:
-    folder = Path(tempfile.mkdtemp(prefix="bluegreen-demo-"))
-    return f"sqlite:///{folder / 'app.db'}"
-
-
-def run_demo(database_url: str | None = None, *, rows: int = 20_000,
+def run_demo(database_url: str | None = None, *, rows: int = 20_000, keep: bool = False,
              on_step: Callable[[str], None] | None = None, on_progress=None,
              on_event=None) -> DemoResult:
-    """Run the whole lifecycle; returns what happened, step by step."""
+    """Run the whole lifecycle; returns what happened, step by step.
+
+    Without ``database_url`` the demo runs on a new SQLite file in a temporary directory,
+    removed at the end unless ``keep``; its migration files are always removed.
+    """
+    folder = None if database_url else Path(tempfile.mkdtemp(prefix="bluegreen-demo-"))
+    url = database_url or f"sqlite:///{folder / 'app.db'}"
+    try:
+        result = _run(url, rows, on_step or (lambda s: None), on_progress, on_event)
+    finally:
+        if folder is not None and not keep:
+            shutil.rmtree(folder, ignore_errors=True)
+    result.kept = folder is None or keep
+    return result
+
+
+def _run(url: str, rows: int, on_step: Callable[[str], None], on_progress,
+         on_event) -> DemoResult:
     from bluegreen.copier.runner import CopyOptions
     from bluegreen.copier.throttle import ThrottleSettings
 
-    url = database_url or default_url()
-    on_step = on_step or (lambda s: None)
     result = DemoResult(url)
     on_step(f"creating the sample table {TABLE} with {rows:,} rows")
     seeds = _create_sample(url, rows)
     commands.init(url)
 
-    folder = Path(tempfile.mkdtemp(prefix="bluegreen-demo-"))
-    migration = folder / "0002_widen_amount.sql"
-    migration.write_text(MIGRATION)
-    schema = folder / "schema.sql"
-    schema.write_text(SCHEMA)
-    result.plan = commands.plan([migration], schema_file=schema)
+    with tempfile.TemporaryDirectory(prefix="bluegreen-demo-plan-") as plan_folder:
+        migration = Path(plan_folder) / "0002_widen_amount.sql"
+        migration.write_text(MIGRATION)
+        schema = Path(plan_folder) / "schema.sql"
+        schema.write_text(SCHEMA)
+        result.plan = commands.plan([migration], schema_file=schema)
     on_step("planned the migration: " + ", ".join(
         f"{c.operation} is {c.phase.value}{', blocking' if c.blocking else ''} -> "
         f"{c.strategy.value}" for c in result.plan.changes))

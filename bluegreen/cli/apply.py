@@ -10,21 +10,31 @@ import typer
 
 from bluegreen import commands
 from bluegreen.cli import render
-from bluegreen.cli.common import DatabaseUrl, Format, FormatOption, require_url
+from bluegreen.cli.common import (
+    DatabaseUrl,
+    Format,
+    FormatOption,
+    LockTimeout,
+    Quiet,
+    Retries,
+    Verbose,
+    Yes,
+    require_url,
+)
 from bluegreen.errors import BadOption
 
+# A step's own lock wait: longer than a cutover's, since a step is one statement that gives
+# way and retries; a config file's lock-timeout applies to both.
+APPLY_LOCK_TIMEOUT_MS = 2000
+
 Paths = Annotated[list[Path], typer.Argument(
-    help="SQL files, Alembic revision files or an Alembic versions directory, in order.",
-    show_default=False)]
+    metavar="PATH", show_default=False,
+    help="SQL files (or a folder of them), Alembic revision files or an Alembic versions "
+         "directory, in order.")]
 FromRev = Annotated[str | None, typer.Option(
-    "--from", help="Alembic revision to start after (exclusive).")]
+    "--from", metavar="REV", help="Alembic revision to start after (exclusive).")]
 ToRev = Annotated[str | None, typer.Option(
-    "--to", help="Alembic revision to stop at (inclusive).")]
-LockTimeout = Annotated[int, typer.Option(
-    "--lock-timeout", help="Longest wait for a lock, in ms, before a step gives way and "
-                           "retries.")]
-Retries = Annotated[int, typer.Option(
-    "--retries", help="Attempts after a lock timeout, with growing pauses.")]
+    "--to", metavar="REV", help="Alembic revision to stop at (inclusive).")]
 DryRun = Annotated[bool, typer.Option(
     "--dry-run", help="Print every statement, in order, as a psql script; run none.")]
 
@@ -66,36 +76,44 @@ def _options(phase: str, lock_timeout: int, retries: int, allow_unsafe: bool = F
 def apply(
     paths: Paths,
     phase: Annotated[PhaseName, typer.Option(
-        "--phase", help="expand: before the new app is deployed (blue keeps working); "
-                        "contract: once the old app is retired.", show_default=False)],
+        "--phase", metavar="expand|contract", show_default=False,
+        help="expand: before the new app is deployed (blue keeps working); contract: once "
+             "the old app is retired.")],
     database_url: DatabaseUrl = None,
     from_rev: FromRev = None,
     to_rev: ToRev = None,
-    lock_timeout: LockTimeout = 2000,
+    lock_timeout: LockTimeout = APPLY_LOCK_TIMEOUT_MS,
     retries: Retries = 10,
     allow_unsafe: Annotated[bool, typer.Option(
         "--allow-unsafe", help="Run statements the planner judges unsafe and cannot split, "
                                "as written (under the lock timeout).")] = False,
     max_rows_per_second: Annotated[float | None, typer.Option(
-        "--max-rows-per-second", help="Throttle for backfills and copies.")] = None,
-    max_replication_lag: Annotated[float | None, typer.Option(
-        "--max-replication-lag", help="Back off while a replica lags more (seconds).")] = None,
-    max_active_sessions: Annotated[int | None, typer.Option(
-        "--max-active-sessions", help="Back off while more sessions are active.")] = None,
-    throttle_query: Annotated[str | None, typer.Option(
-        "--throttle-query", help="Back off while this query returns true.")] = None,
-    chunk_rows: Annotated[int | None, typer.Option(
-        "--chunk-rows", help="Rows per backfill batch [default: adapt to ~0.5 s each].")
+        "--max-rows-per-second", metavar="N", help="Throttle for backfills and copies.")
     ] = None,
-    workers: Annotated[int, typer.Option("--workers", help="Parallel chunk copiers for "
-                                                           "shadow copies.")] = 2,
+    max_replication_lag: Annotated[float | None, typer.Option(
+        "--max-replication-lag", metavar="SECONDS",
+        help="Back off while a replica lags more.")] = None,
+    max_active_sessions: Annotated[int | None, typer.Option(
+        "--max-active-sessions", metavar="N",
+        help="Back off while more sessions are active.")] = None,
+    throttle_query: Annotated[str | None, typer.Option(
+        "--throttle-query", metavar="SQL", help="Back off while this query returns true.")
+    ] = None,
+    chunk_rows: Annotated[int | None, typer.Option(
+        "--chunk-rows", metavar="N",
+        help="Rows per backfill range. Default: adapt to about 0.5 s each.")] = None,
+    workers: Annotated[int, typer.Option(
+        "--workers", metavar="N", help="Parallel chunk copiers for shadow copies.")] = 2,
     version_table: Annotated[str, typer.Option(
-        "--version-table", help="The app's Alembic version table, stamped after contract.")
-    ] = "alembic_version",
+        "--version-table", metavar="NAME",
+        help="The app's Alembic version table, stamped after contract.")] = "alembic_version",
     version_table_schema: Annotated[str | None, typer.Option(
-        "--version-table-schema", help="Its schema [default: the search path's].")] = None,
+        "--version-table-schema", metavar="SCHEMA",
+        help="Its schema. Default: the search path's.")] = None,
     dry_run: DryRun = False,
     output: FormatOption = Format.text,
+    verbose: Verbose = 0,
+    quiet: Quiet = False,
 ) -> None:
     """Run one phase of a migration: every revision in order, each step recorded.
 
@@ -123,12 +141,13 @@ def revert(
     database_url: DatabaseUrl = None,
     from_rev: FromRev = None,
     to_rev: ToRev = None,
-    lock_timeout: LockTimeout = 2000,
+    lock_timeout: LockTimeout = APPLY_LOCK_TIMEOUT_MS,
     retries: Retries = 10,
     dry_run: DryRun = False,
-    yes: Annotated[bool, typer.Option("--yes", help="Do not ask before dropping values the "
-                                                    "new app wrote.")] = False,
+    yes: Yes = False,
     output: FormatOption = Format.text,
+    verbose: Verbose = 0,
+    quiet: Quiet = False,
 ) -> None:
     """Undo the expand phase of a migration, newest step first: roll back cut-over tables,
     drop what expand added, remove the sync triggers. Refused once contract has started.
