@@ -230,7 +230,7 @@ def test_commands_read_the_url_from_the_variable_the_config_names(bg, pg, tmp_pa
     (tmp_path / "bluegreen.toml").write_text('database-url-env = "APP_DB"\n')
     proc = bluegreen("status", "--format", "json", cwd=tmp_path, APP_DB=bg)
     assert proc.returncode == 0, proc.stderr
-    assert json.loads(proc.stdout) == []
+    assert json.loads(proc.stdout) == {"migrations": [], "revisions": []}
     missing = bluegreen("status", cwd=tmp_path, DATABASE_URL=bg)
     assert missing.returncode == 2
     assert "set BLUEGREEN_DATABASE_URL (or APP_DB)" in missing.stderr

@@ -192,7 +192,8 @@ def test_status_shows_active_migrations_and_history_with_all(bg, pg):
     def tables(*args: str) -> list[tuple[str, str]]:
         proc = bluegreen("status", *args, "--format", "json", url=bg)
         assert proc.returncode == 0, proc.stderr
-        return [(row["table_name"], row["state"]) for row in json.loads(proc.stdout)]
+        return [(row["table_name"], row["state"])
+                for row in json.loads(proc.stdout)["migrations"]]
 
     assert tables() == [("other", "synced")]
     assert sorted(tables("--all")) == [("items", "finished"), ("other", "synced")]

@@ -124,7 +124,7 @@ def test_gitlab_code_quality_report(project):
 @pytest.mark.parametrize("name", ["0003_rename_email.py", "./0003_rename_email.py"])
 def test_github_annotation_line_for_a_bare_revision_filename(project, name):
     proc = bluegreen("plan", "--format", "github", name, cwd=project / "versions")
-    (line,) = [x for x in proc.stdout.splitlines() if x.startswith("::")]
+    (line,) = [x for x in proc.stdout.splitlines() if x.startswith("::error")]
     assert line.startswith("::error file=0003_rename_email.py,line=16,"), line
 
 
