@@ -26,8 +26,9 @@ def demo(
     verbose: Verbose = 0,
     quiet: Quiet = False,
 ) -> None:
-    """Create a sample app table, keep an app writing to it, plan, copy, cut over, roll back,
-    cut over again and finish; then show that no write was lost."""
+    """Create a sample app table, keep an app writing to it, plan a two-revision migration and
+    run it as a deploy pipeline would: apply expand, revert, apply expand again, apply
+    contract; then show that no write was lost."""
     from bluegreen import demo as demo_core
 
     as_json = output is Format.json

@@ -153,12 +153,12 @@ def run_revert(engine: ApplyEngine, revisions: Sequence[Revision], options: Appl
             on_event(ApplyEvent("step", action.revision, "revert", number, total, step.kind,
                                 f"undo: {step.description}", "started"))
             began = time.monotonic()
-            _undo(engine, action, options, on_event)
+            blocked_ms = _undo(engine, action, options, on_event)
             store.reverted(step)
             result.steps_undone += 1
             on_event(ApplyEvent("step", action.revision, "revert", number, total, step.kind,
                                 f"undo: {step.description}", "done",
-                                seconds=time.monotonic() - began))
+                                seconds=time.monotonic() - began, blocked_ms=blocked_ms))
         for record in records:
             store.set_state(record, ApplyPhase.EXPAND, "reverted",
                             ("pending", "running", "done"))
@@ -167,18 +167,18 @@ def run_revert(engine: ApplyEngine, revisions: Sequence[Revision], options: Appl
 
 
 def _undo(engine: ApplyEngine, action: RevertAction, options: ApplyOptions,
-          on_event: Events) -> None:
+          on_event: Events) -> float | None:
+    """Undo one step; for a rollback, how long it blocked writes (ms)."""
     spec, step = action.spec, action.step
     label = f"revert of revision {action.revision} step {step.seq} ({step.description})"
     if spec.kind is Kind.CUTOVER:
-        engine.rollback_tables(spec.tables, options.lock_timeout_ms, options.retries,
-                               as_messages(on_event))
-        return
+        return engine.rollback_tables(spec.tables, options.lock_timeout_ms, options.retries,
+                                      as_messages(on_event))
     if spec.kind is Kind.COPY:
         engine.abort_copy(spec.tables[0])
-        return
+        return None
     if not spec.inverse:
-        return
+        return None
     store = engine.store
     done = int((engine.store.reload(step).checkpoint or {}).get("inverse_done", 0))
     for index, statement in enumerate(spec.inverse):
@@ -202,4 +202,5 @@ def _undo(engine: ApplyEngine, action: RevertAction, options: ApplyOptions,
         except StepFailed as error:
             raise BluegreenError(f"{label} failed: {error.message}; run `bluegreen revert` "
                                  "again once the cause is fixed (it continues here)") from None
+    return None
 

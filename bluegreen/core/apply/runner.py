@@ -58,6 +58,7 @@ class ApplyEvent:
     lock_wait_ms: float | None = None
     rows: int | None = None
     attempts: int | None = None
+    blocked_ms: float | None = None  # a cutover or rollback: how long writes were blocked
     progress: dict[str, Any] | None = None
     message: str | None = None
 
@@ -335,6 +336,7 @@ def _run_step(engine: ApplyEngine, record: RevisionRecord, step: StepRecord, tot
                         step.description, "started"))
     began = time.monotonic()
     rows, waited, attempts = 0, 0.0, 1
+    blocked_ms: float | None = None
     try:
         if spec.kind is Kind.SQL:
             def attempt(number: int, waited_so_far: float) -> int:
@@ -356,10 +358,9 @@ def _run_step(engine: ApplyEngine, record: RevisionRecord, step: StepRecord, tot
             elif spec.kind is Kind.COPY:
                 _copy(engine, spec, options, on_event, record, step)
             elif spec.kind is Kind.CUTOVER:
-                lock_ms = engine.cutover_tables(spec.tables, options.lock_timeout_ms,
-                                                options.retries, as_messages(on_event))
-                spec_detail = dict(step.detail, lock_ms=lock_ms)
-                store.done(step, sql=script, detail=spec_detail)
+                blocked_ms = engine.cutover_tables(spec.tables, options.lock_timeout_ms,
+                                                   options.retries, as_messages(on_event))
+                store.done(step, sql=script, detail=dict(step.detail, lock_ms=blocked_ms))
             elif spec.kind is Kind.FINISH:
                 engine.finish_tables(spec.tables, options.lock_timeout_ms)
             if spec.kind is not Kind.CUTOVER:
@@ -374,7 +375,7 @@ def _run_step(engine: ApplyEngine, record: RevisionRecord, step: StepRecord, tot
     result.lock_wait_ms += waited
     on_event(ApplyEvent("step", record.label, step.phase, step.seq, total, step.kind,
                         step.description, "done", seconds=seconds, lock_wait_ms=waited,
-                        rows=rows, attempts=attempts))
+                        rows=rows, attempts=attempts, blocked_ms=blocked_ms))
 
 
 def as_messages(on_event: Events) -> Callable[[str], None]:

@@ -409,15 +409,16 @@ class PostgresApply:
                           retries=retries, on_event=on_event).lock_ms
 
     def rollback_tables(self, tables: Sequence[str], lock_timeout_ms: int, retries: int,
-                        on_event: Callable[[str], None]) -> None:
+                        on_event: Callable[[str], None]) -> float | None:
         from bluegreen.cutover import switch
 
         with self._copier_store("bluegreen-rollback") as (conn, store):
             records = [self._active(store, t) for t in tables]
             cut = [r.table_name for r in records if r is not None and r.state == "cut_over"]
-            if cut:
-                switch(conn, store, cut, "rollback", lock_timeout_ms=lock_timeout_ms,
-                       retries=retries, on_event=on_event)
+            if not cut:
+                return None
+            return switch(conn, store, cut, "rollback", lock_timeout_ms=lock_timeout_ms,
+                          retries=retries, on_event=on_event).lock_ms
 
     def abort_copy(self, table: str) -> None:
         import time

@@ -329,15 +329,16 @@ class SqliteApply:
                               retries=retries, on_event=on_event).lock_ms
 
     def rollback_tables(self, tables: Sequence[str], lock_timeout_ms: int, retries: int,
-                        on_event: Callable[[str], None]) -> None:
+                        on_event: Callable[[str], None]) -> float | None:
         from bluegreen.cutover import run_switch
         from bluegreen.dialects import sqlite
 
         cut = [t for t in tables if (r := self._active(t)) is not None and r.state == "cut_over"]
-        if cut:
-            with sqlite.switch_engine(self.url) as engine:
-                run_switch(engine, cut, "rollback", lock_timeout_ms=lock_timeout_ms,
-                           retries=retries, on_event=on_event)
+        if not cut:
+            return None
+        with sqlite.switch_engine(self.url) as engine:
+            return run_switch(engine, cut, "rollback", lock_timeout_ms=lock_timeout_ms,
+                              retries=retries, on_event=on_event).lock_ms
 
     def abort_copy(self, table: str) -> None:
         from bluegreen.dialects import sqlite
