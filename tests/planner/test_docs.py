@@ -145,3 +145,23 @@ def test_a_readme_without_markers_is_refused(tmp_path, capsys):
     assert docs.main(["--write", "--readme", str(readme)]) == 2
     assert "no rules section" in capsys.readouterr().err
     assert readme.read_text() == "# x\n"
+
+
+def test_contributing_walkthrough_points_at_what_exists():
+    import re
+
+    from bluegreen.planner import steps
+    from bluegreen.planner.rules import RuleContext
+
+    root = Path(__file__).parents[2]
+    text = (root / "CONTRIBUTING.md").read_text()
+    paths = set(re.findall(r"`((?:bluegreen|tests|bench|\.ci)/[\w./-]+)`", text))
+    assert len(paths) > 10
+    assert [p for p in paths if not (root / p).exists()] == []
+    for name in re.findall(r"`ctx\.(\w+)", text):
+        assert hasattr(RuleContext, name) or name in RuleContext.__dataclass_fields__, name
+    for name in ("ident", "object_name", "backfill", "dual_write_column",
+                 "not_null_via_check", "shadow_copy"):
+        assert f"`{name}`" in text and hasattr(steps, name), name
+    assert docs.WRITE_COMMAND in text
+    assert "## Adding a planner rule" in text and "## Adding an engine" in text
