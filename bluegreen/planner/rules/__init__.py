@@ -1,7 +1,9 @@
 """Planner rules: one module per rule, named after its id (``renaming_column`` is
 ``renaming-column``). A rule module has:
 
-- a docstring: the problem, then the safe alternative;
+- a docstring: what it catches, the problem, the safe alternative, and a bad and a good
+  example (the form is in ``bluegreen/planner/docs.py``, which renders the README's
+  rules table from it);
 - ``OPERATIONS``: the operation classes it looks at;
 - ``DIALECTS`` (optional): the targets it applies to, both PostgreSQL and SQLite if absent;
 - ``LATE`` (optional): True for rules that judge the operation together with what the

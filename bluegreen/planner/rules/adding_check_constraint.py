@@ -1,4 +1,5 @@
-"""Adding a CHECK constraint to a table in use.
+"""Adding a CHECK constraint to a table in use, or a column with an inline CHECK (both scan
+it; expand when it only names new columns).
 
 Problem: new writes are checked at once, so blue's writes that break it fail: a contract
 change, with or without NOT VALID. Without NOT VALID, PostgreSQL also scans the whole table
@@ -6,6 +7,15 @@ under ACCESS EXCLUSIVE.
 
 Safe alternative: ADD CONSTRAINT ... NOT VALID (catalog only), then VALIDATE CONSTRAINT,
 which takes SHARE UPDATE EXCLUSIVE and lets reads and writes go on.
+
+Bad:
+
+    ALTER TABLE orders ADD CONSTRAINT orders_total_positive CHECK (total >= 0);
+
+Good (contract phase):
+
+    ALTER TABLE orders ADD CONSTRAINT orders_total_positive CHECK (total >= 0) NOT VALID;
+    ALTER TABLE orders VALIDATE CONSTRAINT orders_total_positive;
 """
 
 from __future__ import annotations

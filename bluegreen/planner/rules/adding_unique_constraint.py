@@ -1,10 +1,20 @@
-"""Adding a PRIMARY KEY, UNIQUE or EXCLUDE constraint (or a UNIQUE column) to a table in use.
+"""Adding a PRIMARY KEY, UNIQUE or EXCLUDE constraint, or a UNIQUE column (its index build
+reads every row even when the new column is all NULL), to a table in use.
 
 Problem: PostgreSQL builds the index under ACCESS EXCLUSIVE: reads and writes wait for the
 whole build. New writes must be unique at once, a contract change.
 
 Safe alternative: CREATE UNIQUE INDEX CONCURRENTLY, then ADD CONSTRAINT ... USING INDEX,
 which only takes a brief lock.
+
+Bad:
+
+    ALTER TABLE users ADD CONSTRAINT users_name_key UNIQUE (name);
+
+Good (contract phase):
+
+    CREATE UNIQUE INDEX CONCURRENTLY users_name_key ON users (name);
+    ALTER TABLE users ADD CONSTRAINT users_name_key UNIQUE USING INDEX users_name_key;
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""ALTER DOMAIN ... ADD CONSTRAINT, VALIDATE CONSTRAINT or SET NOT NULL.
+"""ALTER DOMAIN ADD CONSTRAINT / VALIDATE CONSTRAINT / SET NOT NULL: scans every column of the
+domain, SHARE on each table.
 
 Problem: every column of every table that uses the domain is checked, each table under a
 SHARE lock (up to PostgreSQL 17, VALIDATE CONSTRAINT too): writes to all of them wait for
@@ -7,6 +8,19 @@ the scans. New values blue writes must satisfy it at once: a contract change.
 Safe alternative: ADD CONSTRAINT ... NOT VALID (catalog only) in the contract phase; for the
 existing rows, add NOT VALID CHECK constraints on the tables' columns and VALIDATE those
 (SHARE UPDATE EXCLUSIVE), since validating the domain constraint itself locks out writes.
+
+Schema:
+
+    CREATE DOMAIN quantity AS integer;
+    CREATE TABLE order_lines (order_id bigint NOT NULL, qty quantity);
+
+Bad:
+
+    ALTER DOMAIN quantity ADD CONSTRAINT quantity_positive CHECK (VALUE > 0);
+
+Good (contract phase):
+
+    ALTER DOMAIN quantity ADD CONSTRAINT quantity_positive CHECK (VALUE > 0) NOT VALID;
 """
 
 from __future__ import annotations

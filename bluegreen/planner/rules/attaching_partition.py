@@ -1,4 +1,4 @@
-"""ALTER TABLE ... ATTACH PARTITION of a table with rows.
+"""ATTACH PARTITION of a table with rows (scans it under ACCESS EXCLUSIVE).
 
 Problem: PostgreSQL scans the table being attached to check that every row fits the
 partition bounds, holding ACCESS EXCLUSIVE on it (and SHARE UPDATE EXCLUSIVE on the parent,
@@ -6,6 +6,22 @@ ACCESS EXCLUSIVE before PostgreSQL 12); a default partition is scanned too.
 
 Safe alternative: add a CHECK constraint that matches the bounds NOT VALID, VALIDATE it
 (SHARE UPDATE EXCLUSIVE), attach (the validated check spares the scan), then drop the check.
+
+Schema:
+
+    CREATE TABLE events (id bigint NOT NULL, at date NOT NULL) PARTITION BY RANGE (at);
+    CREATE TABLE events_2025 (id bigint NOT NULL, at date NOT NULL);
+
+Bad:
+
+    ALTER TABLE events ATTACH PARTITION events_2025
+        FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
+
+Good:
+
+    -- a new range: create the partition in place (it is empty: nothing to scan)
+    CREATE TABLE events_2026 PARTITION OF events
+        FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
 """
 
 from __future__ import annotations

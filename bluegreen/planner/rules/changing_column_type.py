@@ -1,4 +1,8 @@
-"""Changing a column's type.
+"""Changing a column's type (knows which changes rewrite: int -> bigint, text -> varchar(n), a
+USING expression do; varchar(n) -> varchar(m > n), -> text, cidr -> inet, more numeric
+precision at the same scale, USING the column itself, a domain over the same type do not;
+text <-> citext and timestamp <-> timestamptz in UTC keep the table but rebuild its indexes;
+a constrained domain checks every row).
 
 Problem: unless the new type is binary-coercible and admits every old value
 (varchar(n) -> varchar(m > n), varchar -> text, numeric(p,s) -> numeric(q > p,s)),
@@ -9,6 +13,14 @@ reads and writes.
 Safe alternative: a widening change that rewrites is rebuilt with the shadow-table copier.
 A narrowing or incompatible change becomes a new column kept in step with the old one by a
 trigger, backfilled in batches, with the old column dropped after blue is retired.
+
+Bad:
+
+    ALTER TABLE users ALTER COLUMN email TYPE varchar(50);
+
+Good:
+
+    ALTER TABLE users ALTER COLUMN email TYPE varchar(200);
 """
 
 from __future__ import annotations

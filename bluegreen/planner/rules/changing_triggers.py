@@ -1,4 +1,5 @@
-"""CREATE TRIGGER, CREATE RULE, or ENABLE / DISABLE TRIGGER on a table in use.
+"""CREATE TRIGGER, CREATE RULE, or DISABLE TRIGGER on a table in use (blue's writes change
+behaviour).
 
 Problem: blue's writes run the new trigger (or skip a disabled one: with ALL, foreign key
 checks too) from the commit on, so blue's behaviour changes under it. CREATE TRIGGER takes
@@ -6,6 +7,17 @@ SHARE ROW EXCLUSIVE and CREATE RULE ACCESS EXCLUSIVE, briefly.
 
 Safe alternative: make the trigger accept what blue writes; re-enable in the same
 transaction what you disable.
+
+Bad:
+
+    ALTER TABLE orders DISABLE TRIGGER ALL;
+    UPDATE orders SET status = 'paid' WHERE status = 'settled';
+    ALTER TABLE orders ENABLE TRIGGER ALL;
+
+Good:
+
+    -- the triggers stay on; the change runs in batches, until none is left
+    UPDATE orders SET status = 'paid' WHERE id BETWEEN 1 AND 1000 AND status = 'settled';
 """
 
 from __future__ import annotations

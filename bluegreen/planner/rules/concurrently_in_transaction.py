@@ -6,6 +6,16 @@ transaction by default.
 
 Safe alternative: in Alembic, wrap the op in ``with op.get_context().autocommit_block():``;
 in SQL, move it outside BEGIN ... COMMIT.
+
+Bad:
+
+    BEGIN;
+    CREATE INDEX CONCURRENTLY orders_status_idx ON orders (status);
+    COMMIT;
+
+Good:
+
+    CREATE INDEX CONCURRENTLY orders_status_idx ON orders (status);
 """
 
 from __future__ import annotations

@@ -1,4 +1,6 @@
-"""Creating an index on a table in use without CONCURRENTLY.
+"""Creating an index on a table in use without CONCURRENTLY (the fix keeps expressions,
+opclasses and WHERE); on a partitioned table, ON ONLY plus one concurrent build per
+partition.
 
 Problem: CREATE INDEX takes a SHARE lock: every insert, update and delete waits for the
 whole build. A UNIQUE index also makes blue's duplicate writes fail (a contract change).
@@ -6,6 +8,14 @@ whole build. A UNIQUE index also makes blue's duplicate writes fail (a contract 
 Safe alternative: CREATE INDEX CONCURRENTLY, outside a transaction block (in Alembic:
 ``postgresql_concurrently=True`` inside ``op.get_context().autocommit_block()``). If it fails
 it leaves an INVALID index: drop it and run it again.
+
+Bad:
+
+    CREATE INDEX orders_status_idx ON orders (status);
+
+Good:
+
+    CREATE INDEX CONCURRENTLY orders_status_idx ON orders (status);
 """
 
 from __future__ import annotations

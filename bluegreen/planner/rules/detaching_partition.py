@@ -1,4 +1,5 @@
-"""ALTER TABLE ... DETACH PARTITION without CONCURRENTLY.
+"""DETACH PARTITION without CONCURRENTLY (ACCESS EXCLUSIVE on the whole partitioned table;
+rows leave what blue queries).
 
 Problem: the partition's rows vanish from the partitioned table, which blue still queries (a
 contract change), and the detach takes ACCESS EXCLUSIVE on the whole partitioned table: if it
@@ -6,6 +7,20 @@ waits for a long query, every query on every partition queues behind it.
 
 Safe alternative: from PostgreSQL 14, DETACH PARTITION ... CONCURRENTLY (outside a
 transaction block) takes SHARE UPDATE EXCLUSIVE on the parent; run it in the contract phase.
+
+Schema:
+
+    CREATE TABLE events (id bigint NOT NULL, at date NOT NULL) PARTITION BY RANGE (at);
+    CREATE TABLE events_2020 PARTITION OF events
+        FOR VALUES FROM ('2020-01-01') TO ('2021-01-01');
+
+Bad:
+
+    ALTER TABLE events DETACH PARTITION events_2020;
+
+Good (contract phase):
+
+    ALTER TABLE events DETACH PARTITION events_2020 CONCURRENTLY;
 """
 
 from __future__ import annotations

@@ -1,9 +1,20 @@
-"""Dropping a primary key, unique or exclusion constraint.
+"""Dropping a primary key, unique or exclusion constraint (known from the schema, else from
+PostgreSQL's default names: ``_pkey``, ``_key``, ``_excl``).
 
 Problem: blue may rely on it: ON CONFLICT clauses name it, and code assumes uniqueness.
 (Dropping a CHECK or foreign key only relaxes what is accepted, which is an expand change.)
 
 Safe alternative: a contract step once blue is retired.
+
+Bad:
+
+    -- in the release whose app stops relying on it: blue still does
+    ALTER TABLE users DROP CONSTRAINT users_email_key;
+
+Good (contract phase):
+
+    -- once blue is retired: bluegreen apply --phase contract
+    ALTER TABLE users DROP CONSTRAINT users_email_key;
 """
 
 from __future__ import annotations

@@ -3,6 +3,20 @@
 Problem: blue may still depend on it.
 
 Safe alternative: a contract step once blue is retired.
+
+Schema:
+
+    CREATE VIEW big_orders AS SELECT * FROM orders WHERE total > 1000;
+
+Bad:
+
+    -- in the release whose app stops using the view: blue still queries it
+    DROP VIEW big_orders;
+
+Good (contract phase):
+
+    -- once blue is retired: bluegreen apply --phase contract
+    DROP VIEW big_orders;
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""SQL whose text bluegreen cannot see.
+"""EXECUTE of a string built at run time, or a DO block bluegreen cannot read: reported as
+"cannot judge", never as safe.
 
 Problem: ``EXECUTE`` of a string built at run time (``format(...)``, concatenation with a
 variable) inside a DO block, or a DO block in another language or that does not parse, runs
@@ -7,6 +8,17 @@ anything, so it says so instead of passing them as safe.
 
 Safe alternative: write the statements out (an EXECUTE of a constant string is read and
 judged), or review them by hand and mark the block ``-- bluegreen: ignore dynamic-sql``.
+
+Bad:
+
+    DO $$
+    BEGIN
+        EXECUTE format('ALTER TABLE %I ADD COLUMN note text', 'orders');
+    END $$;
+
+Good:
+
+    ALTER TABLE orders ADD COLUMN note text;
 """
 
 from __future__ import annotations

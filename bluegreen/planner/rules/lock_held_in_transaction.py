@@ -1,5 +1,5 @@
-"""A statement that works for a long time while an earlier statement of its transaction
-holds a lock the app waits on.
+"""A statement that works for a long time while an earlier statement of its transaction holds
+a lock the app waits on (``held_by`` names it).
 
 Problem: locks are kept until the transaction ends. ``ALTER TABLE t ADD COLUMN`` takes
 ACCESS EXCLUSIVE for an instant, but if a backfill, a VALIDATE CONSTRAINT or an index build
@@ -12,6 +12,20 @@ goose, Flyway and golang-migrate (a multi-statement file is one implicit transac
 Safe alternative: commit between them (split the migration, or in Alembic run the later
 part in ``with op.get_context().autocommit_block():``); ``bluegreen apply`` runs each step in
 its own transaction.
+
+Bad:
+
+    BEGIN;
+    ALTER TABLE orders ADD CONSTRAINT orders_total_positive CHECK (total >= 0) NOT VALID;
+    ALTER TABLE orders VALIDATE CONSTRAINT orders_total_positive;
+    COMMIT;
+
+Good:
+
+    BEGIN;
+    ALTER TABLE orders ADD CONSTRAINT orders_total_positive CHECK (total >= 0) NOT VALID;
+    COMMIT;
+    ALTER TABLE orders VALIDATE CONSTRAINT orders_total_positive;
 """
 
 from __future__ import annotations

@@ -8,6 +8,15 @@ the project's ``env.py`` counts as set.
 
 Safe alternative: SET lock_timeout (e.g. '2s') before the DDL and retry on timeout;
 bluegreen runs its own steps that way.
+
+Bad:
+
+    ALTER TABLE users ADD COLUMN nickname text;
+
+Good:
+
+    SET lock_timeout = '2s';
+    ALTER TABLE users ADD COLUMN nickname text;
 """
 
 from __future__ import annotations

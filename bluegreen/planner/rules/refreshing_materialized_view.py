@@ -5,6 +5,20 @@ the view: blue's reads of it wait for the whole query.
 
 Safe alternative: REFRESH MATERIALIZED VIEW CONCURRENTLY (it needs a unique index on the
 view): it takes EXCLUSIVE, so reads go on while it runs.
+
+Schema:
+
+    CREATE MATERIALIZED VIEW order_totals AS
+        SELECT user_id, sum(total) AS total FROM orders GROUP BY user_id;
+    CREATE UNIQUE INDEX order_totals_user_id ON order_totals (user_id);
+
+Bad:
+
+    REFRESH MATERIALIZED VIEW order_totals;
+
+Good:
+
+    REFRESH MATERIALIZED VIEW CONCURRENTLY order_totals;
 """
 
 from __future__ import annotations

@@ -6,6 +6,17 @@ from that moment on. No ordering of deploys makes it safe.
 Safe alternative: add the new column, keep both in step with a trigger, backfill in
 batches, deploy green on the new name, then drop the trigger and the old column once blue
 is retired.
+
+Bad:
+
+    ALTER TABLE users RENAME COLUMN name TO full_name;
+
+Good:
+
+    ALTER TABLE users ADD COLUMN full_name text;
+    -- a trigger keeps name and full_name in step; old rows in batches, until none is left
+    UPDATE users SET full_name = name WHERE id BETWEEN 1 AND 1000;
+    -- green uses full_name; once blue is retired, drop name (a contract step)
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""ALTER SCHEMA ... RENAME, or moving a table, view, type or function with SET SCHEMA.
+"""ALTER SCHEMA RENAME, or SET SCHEMA of a table, view, type or function.
 
 Problem: blue names these objects (``schema.table``, or through its search_path); after the
 move every query blue sends that names the old place fails.
@@ -7,6 +7,19 @@ Safe alternative: move it and leave the old name behind for blue: for a table, i
 transaction ``ALTER TABLE t SET SCHEMA s`` and ``CREATE VIEW old.t AS SELECT * FROM s.t``
 (a simple view is updatable); drop the view once blue is retired. For a schema, create the
 new schema and move objects one at a time the same way.
+
+Schema:
+
+    CREATE SCHEMA sales;
+
+Bad:
+
+    ALTER TABLE orders SET SCHEMA sales;
+
+Good:
+
+    -- green uses sales.orders, an updatable view; move the table once blue is retired
+    CREATE VIEW sales.orders AS SELECT * FROM public.orders;
 """
 
 from __future__ import annotations

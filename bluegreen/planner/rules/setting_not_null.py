@@ -1,4 +1,5 @@
-"""SET NOT NULL on a column of a table in use.
+"""SET NOT NULL on a column of a table in use, including a column added earlier in the
+migration (it scans; without a default blue's inserts fail).
 
 Problem: blue may still insert NULL, so it is a contract change; and PostgreSQL scans the
 whole table under ACCESS EXCLUSIVE to check it, unless (from PostgreSQL 12) a validated
@@ -11,6 +12,17 @@ has a default: without one, blue's inserts fail (breaking).
 Safe alternative: add CHECK (col IS NOT NULL) NOT VALID, VALIDATE it (reads and writes go on),
 then SET NOT NULL, which uses the check, and drop the check. For a new column, add it with a
 constant default instead.
+
+Bad:
+
+    ALTER TABLE users ALTER COLUMN name SET NOT NULL;
+
+Good (contract phase):
+
+    ALTER TABLE users ADD CONSTRAINT users_name_not_null CHECK (name IS NOT NULL) NOT VALID;
+    ALTER TABLE users VALIDATE CONSTRAINT users_name_not_null;
+    ALTER TABLE users ALTER COLUMN name SET NOT NULL;
+    ALTER TABLE users DROP CONSTRAINT users_name_not_null;
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""UPDATE or DELETE of a whole table (or a large part) in one statement, or TRUNCATE.
+"""UPDATE or DELETE not bounded by a key, a LIMIT batch or a committing loop (a loop in one
+transaction counts as one statement), or TRUNCATE.
 
 Problem: one statement locks every row it touches until it commits, blocking blue's writes
 to those rows for a time that grows with the table, and bloats it. TRUNCATE removes data
@@ -6,6 +7,16 @@ blue uses under ACCESS EXCLUSIVE.
 
 Safe alternative: change rows in batches of a few thousand by primary key, each batch its own
 transaction. Deleting or truncating data blue uses is a contract step.
+
+Bad:
+
+    UPDATE orders SET status = 'paid' WHERE status = 'settled';
+
+Good:
+
+    -- run it again until it changes no row; each run is its own transaction
+    UPDATE orders SET status = 'paid'
+    WHERE id IN (SELECT id FROM orders WHERE status = 'settled' LIMIT 1000);
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Using an enum value in the transaction that added it.
+"""Using an enum value in the transaction that added it (PostgreSQL refuses).
 
 Problem: PostgreSQL (12 and later) lets ALTER TYPE ... ADD VALUE run in a transaction, but
 the new value cannot be used until that transaction commits: a later statement of the same
@@ -7,6 +7,23 @@ migration rolls back.
 
 Safe alternative: add the value in a transaction of its own (Alembic: in
 ``with op.get_context().autocommit_block():``), then use it.
+
+Schema:
+
+    CREATE TYPE payment_state AS ENUM ('pending', 'settled');
+    CREATE TABLE payments (id bigint PRIMARY KEY, state payment_state NOT NULL);
+
+Bad:
+
+    BEGIN;
+    ALTER TYPE payment_state ADD VALUE 'refunded';
+    UPDATE payments SET state = 'refunded' WHERE id = 1;
+    COMMIT;
+
+Good:
+
+    ALTER TYPE payment_state ADD VALUE 'refunded';
+    UPDATE payments SET state = 'refunded' WHERE id = 1;
 """
 
 from __future__ import annotations
