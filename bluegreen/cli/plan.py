@@ -112,9 +112,10 @@ def plan(
     elif output is OutputFormat.github:
         render.write(plan_formats.github(result))
     elif output is OutputFormat.sarif:
+        from bluegreen.planner.docs import rule_doc
         from bluegreen.planner.rules import all_rules
 
-        docs = {r.id: r.doc for r in all_rules() if result.target.dialect in r.dialects}
+        docs = {r.id: rule_doc(r) for r in all_rules() if result.target.dialect in r.dialects}
         render.write(plan_formats.sarif(result, docs))
     elif output is OutputFormat.gitlab:
         render.write(plan_formats.gitlab(result))

@@ -67,23 +67,27 @@ def _artifact_location(file: str) -> dict[str, str]:
     return {"uri": str(PurePosixPath(*path.parts)), "uriBaseId": "%SRCROOT%"}
 
 
-def _rule_descriptor(rule_id: str, doc: str) -> dict[str, Any]:
-    paragraphs = [" ".join(p.split()) for p in doc.split("\n\n") if p.strip()]
-    short = paragraphs[0] if paragraphs else rule_id
+def _rule_descriptor(rule_id: str, doc: Any) -> dict[str, Any]:
+    """A SARIF reportingDescriptor from a rule's parsed docstring (bluegreen.planner.docs)."""
     descriptor: dict[str, Any] = {
         "id": rule_id,
         "name": "".join(part.capitalize() for part in rule_id.split("-")),
-        "shortDescription": {"text": short},
+        "shortDescription": {"text": doc.summary if doc else rule_id},
     }
-    if len(paragraphs) > 1:
-        descriptor["fullDescription"] = {"text": " ".join(paragraphs)}
-        descriptor["help"] = {"text": "\n\n".join(paragraphs)}
+    if doc is not None:
+        descriptor["fullDescription"] = {"text": f"{doc.problem} {doc.alternative}"}
+        descriptor["help"] = {
+            "text": f"Problem: {doc.problem}\n\nSafe alternative: {doc.alternative}\n\n"
+                    f"Bad:\n{doc.bad}\n\nGood:\n{doc.good}",
+            "markdown": f"**Problem:** {doc.problem}\n\n**Safe alternative:** "
+                        f"{doc.alternative}\n\nBad:\n\n```sql\n{doc.bad}\n```\n\n"
+                        f"Good:\n\n```sql\n{doc.good}\n```"}
     return descriptor
 
 
-def sarif(plan: Plan, rule_docs: dict[str, str]) -> str:
-    """A SARIF 2.1.0 log with one run: bluegreen's rules (``rule_docs``: id -> docstring)
-    and one result per finding, located at its file and line."""
+def sarif(plan: Plan, rule_docs: dict[str, Any]) -> str:
+    """A SARIF 2.1.0 log with one run: bluegreen's rules (``rule_docs``: id -> RuleDoc, their
+    parsed docstrings) and one result per finding, located at its file and line."""
     rule_ids = sorted(set(rule_docs) | {f.rule for _, f in _findings(plan)})
     index = {rule_id: i for i, rule_id in enumerate(rule_ids)}
     results = []
@@ -113,7 +117,7 @@ def sarif(plan: Plan, rule_docs: dict[str, str]) -> str:
             "tool": {"driver": {
                 "name": "bluegreen",
                 "version": __version__,
-                "rules": [_rule_descriptor(r, rule_docs.get(r, "")) for r in rule_ids],
+                "rules": [_rule_descriptor(r, rule_docs.get(r)) for r in rule_ids],
             }},
             "originalUriBaseIds": {"%SRCROOT%": {"uri": Path.cwd().as_uri() + "/"}},
             "results": results,
