@@ -7,7 +7,7 @@ from alembic.operations import ops as aops
 from bluegreen.errors import TableNotFound
 from bluegreen.planner import ops
 from bluegreen.planner.locks import BLOCKS_WRITES, lock_for, locks_of, strongest
-from bluegreen.planner.model import Change, Plan, Severity, Target
+from bluegreen.planner.model import Change, Finding, Phase, Plan, Severity, Strategy, Target
 from bluegreen.planner.rules import HeldLock, RuleContext, Transaction, all_rules
 from bluegreen.planner.schema import Schema
 
@@ -85,6 +85,7 @@ def build_plan(statements: list[ops.Statement], schema: Schema, target: Target) 
         change.findings.sort(key=lambda f: -list(Severity).index(f.severity))
         earlier_in_file.append(statement)
         changes.append(change)
+    _credit_compatibility_views(statements, changes)
     plan = Plan(target=target, changes=changes)
     if not schema.known:
         plan.assumptions.append(
@@ -126,3 +127,43 @@ def _check_table_exists(op, schema: Schema, statement: ops.Statement) -> None:
     name = ops.table_of(op)
     if name and schema.table(name) is None and name.lower() not in schema.views:
         raise TableNotFound(name, statement.source, schema.description)
+
+
+def compatibility_view(statements: list[ops.Statement], index: int) -> int | None:
+    """The index of the statement that creates a view under a renamed table's old name,
+    when ``statements[index]`` renames a table and that view comes later in the same file;
+    None otherwise."""
+    renames = [op for op in statements[index].ops if isinstance(op, aops.RenameTableOp)]
+    if not renames:
+        return None
+    old = renames[0].table_name.lower()
+    for later in range(index + 1, len(statements)):
+        statement = statements[later]
+        if statement.file != statements[index].file:
+            return None
+        if any(isinstance(op, ops.CreateViewOp) and not op.materialized
+               and op.name.lower() == old for op in statement.ops):
+            return later
+    return None
+
+
+def _credit_compatibility_views(statements: list[ops.Statement],
+                                changes: list[Change]) -> None:
+    """A table renamed and given a view under its old name in the same transaction is the
+    safe way to rename (blue reads and writes through the view): not breaking."""
+    for index, change in enumerate(changes):
+        if not any(f.rule == "renaming-table" for f in change.findings):
+            continue
+        view = compatibility_view(statements, index)
+        if view is None or not all(statements[k].in_transaction_before
+                                   for k in range(index + 1, view + 1)):
+            continue
+        change.findings = [f for f in change.findings if f.rule != "renaming-table"]
+        change.findings.append(Finding(
+            "renaming-table", Severity.INFO,
+            f"renamed with a view under the old name in the same transaction "
+            f"({statements[view].source}): blue keeps working through the view",
+            "drop the view in a later revision, once blue is retired"))
+        change.phase = Phase.EXPAND
+        change.strategy = Strategy.DIRECT
+        change.steps = []

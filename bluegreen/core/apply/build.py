@@ -56,8 +56,21 @@ def build_revision(statements: Sequence[ops.Statement], changes: Sequence[Change
                    schema_before: Schema, *, allow_unsafe: bool = False,
                    dialect: str = "postgresql") -> RevisionSteps:
     """The steps of one revision (its statements, and the planner's changes for them)."""
+    from bluegreen.planner.engine import compatibility_view
+
     builder = _Builder(copy.deepcopy(schema_before), allow_unsafe, dialect)
-    for statement, change in zip(statements, changes, strict=True):
+    consumed: set[int] = set()
+    for index, (statement, change) in enumerate(zip(statements, changes, strict=True)):
+        if index in consumed:
+            continue
+        view = compatibility_view(list(statements), index) if any(
+            f.rule == "renaming-table" for f in change.findings) else None
+        if view is not None:
+            # The migration renames a table and gives blue a view under the old name: run
+            # the two in one transaction, as written (the safe way to rename).
+            builder.together(statement, change, statements[view])
+            consumed.add(view)
+            continue
         builder.add(statement, change)
     return builder.finish()
 
@@ -123,6 +136,14 @@ class _Builder:
             self.shadow_at[phase] = len(self.out.phase(phase))
             self.shadow_source.setdefault(phase, change.source)
         for op in statement.ops:
+            self.schema.apply(op, in_migration=True)
+
+    def together(self, statement: ops.Statement, change: Change,
+                 view: ops.Statement) -> None:
+        """A rename and the compatibility view the migration itself creates: one step."""
+        self._direct(f"{statement.sql};\n{view.sql}", ApplyPhase.EXPAND, change.source,
+                     _describe(change) + " (and a view under the old name)")
+        for op in [*statement.ops, *view.ops]:
             self.schema.apply(op, in_migration=True)
 
     def _neutral(self, statement: ops.Statement) -> None:

@@ -221,3 +221,35 @@ def test_a_folder_of_sql_files_is_one_revision_per_file_in_name_order(tmp_path):
     revisions = load_revisions([tmp_path])
     assert [r.path.name for r in revisions] == ["001_a.sql", "002_b.sql"]
     assert revisions[0].key.startswith("sql:") and len(revisions[0].content_hash) == 64
+
+
+def test_a_rename_with_its_own_compatibility_view_runs_as_written_in_one_step():
+    sql = ("BEGIN;\nALTER TABLE items RENAME TO things;\n"
+           "CREATE VIEW items AS SELECT * FROM things;\nCOMMIT;")
+    steps = build(sql)
+    assert not steps.refusals and not steps.contract
+    (step,) = steps.expand
+    assert step.kind is Kind.SQL
+    assert step.statements == ["ALTER TABLE items RENAME TO things",
+                               "CREATE VIEW items AS SELECT * FROM things"]
+    assert step.inverse == ["DROP VIEW IF EXISTS items", "ALTER TABLE things RENAME TO items"]
+
+
+def test_the_planner_credits_the_view_only_within_one_transaction():
+    from bluegreen.commands import plan
+
+    def judged(tmp_sql: str):
+        import tempfile
+
+        with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as handle:
+            handle.write(tmp_sql)
+        schema_file = Path(handle.name).with_suffix(".schema.sql")
+        schema_file.write_text(SCHEMA)
+        return plan([handle.name], schema_file=schema_file).changes[1]
+
+    together = judged("BEGIN;\nALTER TABLE items RENAME TO things;\n"
+                      "CREATE VIEW items AS SELECT * FROM things;\nCOMMIT;")
+    assert together.phase.value == "expand" and together.strategy.value == "direct"
+    apart = judged("SELECT 1;\nALTER TABLE items RENAME TO things;\n"
+                   "CREATE VIEW items AS SELECT * FROM things;")
+    assert apart.phase.value == "breaking"
