@@ -6,27 +6,44 @@ Nothing here prints; the CLI renders what these return.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from bluegreen import dialects
 from bluegreen.errors import BadOption, BluegreenError, InputNotFound
-from bluegreen.planner import ops
-from bluegreen.planner.engine import build_plan
-from bluegreen.planner.model import Phase, Plan, Target
-from bluegreen.planner.schema import Schema
-from bluegreen.planner.sources import alembic as alembic_source
-from bluegreen.planner.sources.sql import parse_sql
-from bluegreen.results import StatusRow
+
+if TYPE_CHECKING:
+    from bluegreen.planner import ops
+    from bluegreen.planner.model import Plan
+    from bluegreen.planner.schema import Schema
+    from bluegreen.results import StatusRow
+
+# Imports of database libraries (SQLAlchemy, Alembic, psycopg, pglast) live inside the
+# functions: `bluegreen --help` and `import bluegreen.commands` load none of them
+# (tests/cli/test_startup.py checks it).
 
 DEFAULT_PG_VERSION = 15
 
 
 def read_statements(paths: list[str | Path], *, from_rev: str | None = None,
-                    to_rev: str | None = None, sqlite: bool = False) -> list[ops.Statement]:
+                    to_rev: str | None = None, sqlite: bool = False,
+                    single_transaction: bool = False,
+                    stdin_text: str | None = None) -> list[ops.Statement]:
     """Every statement of the given SQL files, Alembic revisions and versions directories,
-    in order."""
+    in order. A SQL file runs statement by statement (as psql runs it) unless
+    ``single_transaction`` (psql --single-transaction, Flyway, golang-migrate...) or a goose
+    or dbmate header says its tool runs it in one transaction. A path ``-`` is SQL given as
+    ``stdin_text`` (named ``stdin`` in the plan)."""
+    from bluegreen.planner.sources import alembic as alembic_source
+    from bluegreen.planner.sources.sql import migration_file, parse_sql
+
     statements: list[ops.Statement] = []
     for raw in paths:
         path = Path(raw)
+        if str(raw) == "-":
+            if stdin_text is None:
+                raise BadOption("-: no SQL given on standard input")
+            statements += parse_sql(_sql_text(stdin_text, sqlite), "stdin",
+                                    in_transaction=single_transaction)
+            continue
         if not path.exists():
             raise InputNotFound(str(raw))
         if path.is_dir():
@@ -39,7 +56,9 @@ def read_statements(paths: list[str | Path], *, from_rev: str | None = None,
         elif path.suffix == ".py":
             statements += _revision_statements(path)
         else:
-            statements += parse_sql(_sql_text(_read_text(path), sqlite), str(raw))
+            text, tool_transaction = migration_file(_sql_text(_read_text(path), sqlite))
+            statements += parse_sql(text, str(raw),
+                                    in_transaction=single_transaction or bool(tool_transaction))
     return statements
 
 
@@ -79,6 +98,11 @@ def _read_text(path: Path) -> str:
 
 
 def _revision_statements(path: Path) -> list[ops.Statement]:
+    from bluegreen.planner.sources import alembic as alembic_source
+
+    # Absolute: Python names the revision's code by its absolute path, and the recorder
+    # finds each op's line by that name (a bare `0003_x.py` would give line 0).
+    path = path.resolve()
     module = alembic_source.load_revision(path)
     return alembic_source.record_upgrade(module, path)
 
@@ -95,6 +119,9 @@ def load_schema_file(path: str | Path, *, sqlite: bool = False) -> Schema:
 
 def schema_from_sql(text: str, source: str, *, description: str | None = None) -> Schema:
     """The schema that running ``text`` (DDL) on an empty database leaves behind."""
+    from bluegreen.planner.schema import Schema
+    from bluegreen.planner.sources.sql import parse_sql
+
     schema = Schema(known=True, description=description or source)
     for statement in parse_sql(text, source):
         for op in statement.ops:
@@ -103,6 +130,7 @@ def schema_from_sql(text: str, source: str, *, description: str | None = None) -
 
 
 def load_database_schema(url: str) -> tuple[Schema, int]:
+    from bluegreen import dialects
     from bluegreen.dialects import postgresql
 
     if dialects.sqlalchemy_url(url).get_backend_name() != "postgresql":
@@ -124,8 +152,25 @@ def plan(
     from_rev: str | None = None,
     to_rev: str | None = None,
     dialect: str | None = None,
+    single_transaction: bool = False,
+    as_apply_runs_it: bool = False,
+    disabled_rules: list[str] | None = None,
+    stdin_text: str | None = None,
 ) -> Plan:
-    """Judge every statement of a migration: phase, blocking, strategy, findings, steps."""
+    """Judge every statement of a migration: phase, blocking, strategy, findings, steps.
+
+    ``single_transaction``: the SQL files run as one transaction each (psql
+    --single-transaction and most migration tools), so locks accumulate through a file.
+    ``as_apply_runs_it``: judge each statement as `bluegreen apply` runs it, in a
+    transaction of its own under lock_timeout (rather than as the migration tool would).
+    ``disabled_rules`` are left out as if every statement carried a ``bluegreen: ignore``
+    for them; ``stdin_text`` is the SQL of a path given as ``-``.
+    """
+    from bluegreen.planner.engine import build_plan
+    from bluegreen.planner.model import Target
+    from bluegreen.planner.rules import rule_ids
+    from bluegreen.planner.schema import Schema
+
     if schema_file and database_url:
         raise BadOption("give --schema or --database-url, not both")
     if pg_version is not None and not 9 <= pg_version <= 30:
@@ -134,8 +179,23 @@ def plan(
         dialect = "sqlite"
     if dialect not in (None, "postgresql", "sqlite"):
         raise BadOption(f"--dialect {dialect}: give postgresql or sqlite")
+    if database_url and (dialect == "sqlite") != is_sqlite(database_url):
+        raise BadOption(f"--dialect {dialect} does not match the database given "
+                        f"({'SQLite' if is_sqlite(database_url) else 'PostgreSQL'}); pass a "
+                        f"{dialect} database, --schema FILE, or no database")
+    unknown = sorted(set(disabled_rules or ()) - set(rule_ids()))
+    if unknown:
+        raise BadOption(f"cannot disable {', '.join(unknown)}: no such rule; the rules are "
+                        f"{', '.join(rule_ids())}")
     statements = read_statements(paths, from_rev=from_rev, to_rev=to_rev,
-                                 sqlite=dialect == "sqlite")
+                                 sqlite=dialect == "sqlite",
+                                 single_transaction=single_transaction, stdin_text=stdin_text)
+    for statement in statements:
+        statement.suppressed |= set(disabled_rules or ())
+    if as_apply_runs_it:
+        from bluegreen.core.apply.build import prepare_statements
+
+        prepare_statements(statements)
     schema = Schema()
     server_version = None
     if schema_file:
@@ -155,10 +215,18 @@ def plan(
     return build_plan(statements, schema, target)
 
 
-def plan_exit_code(result: Plan, phase: str | None = None) -> int:
-    """0 clean; 1 when something is breaking, blocking or an error, or when ``phase`` is
-    given and a change belongs to another phase."""
-    if any(change.is_problem for change in result.changes):
+def plan_exit_code(result: Plan, phase: str | None = None, fail_on: str = "problems") -> int:
+    """0 clean; 1 when something is breaking, blocking or an error (with ``fail_on``
+    "unsafe": only what `bluegreen apply` would refuse, a change with no runnable safe
+    steps), or when ``phase`` is given and a change belongs to another phase."""
+    from bluegreen.planner.model import Phase
+
+    if fail_on == "unsafe":
+        from bluegreen.core.apply.build import unsafe_reason
+
+        if any(not c.neutral and unsafe_reason(c) for c in result.changes):
+            return 1
+    elif any(change.is_problem for change in result.changes):
         return 1
     if phase is not None:
         wanted = Phase(phase)
@@ -171,11 +239,14 @@ def plan_exit_code(result: Plan, phase: str | None = None) -> int:
 
 def is_sqlite(database_url: str) -> bool:
     """SQLite is the embedded default; everything else here is PostgreSQL."""
+    from bluegreen import dialects
+
     return dialects.sqlalchemy_url(database_url).get_backend_name() == "sqlite"
 
 
 def init(database_url: str) -> tuple[str | None, str]:
     """Create or upgrade bluegreen's state tables; returns (revision before, after)."""
+    from bluegreen import dialects
     from bluegreen.errors import DatabaseUnavailable
     from bluegreen.state import init as state_init
 
@@ -263,11 +334,29 @@ def copy_dry_run(database_url: str, table: str, alter_sql: str) -> list[str]:
     return dry_run_statements(database_url, table, alter_sql)
 
 
-def status(database_url: str, table: str | None = None) -> list[StatusRow]:
-    """The active (else latest) migration of a table, or of every table."""
+def status(database_url: str, table: str | None = None, *,
+           history: bool = False) -> list[StatusRow]:
+    """The active migrations (of one table: its active, else latest, migration); with
+    ``history``, the latest 50 migrations in any state (of one table, if given)."""
+    from bluegreen.copier.tables import TableRef
+    from bluegreen.state import ACTIVE_STATES
+
+    if history:
+        rows = _status(database_url, None)
+        if table:
+            key = table if is_sqlite(database_url) else TableRef.parse(table).key
+            rows = [row for row in rows if row.record.table_name == key]
+        return rows
+    rows = _status(database_url, table)
+    return rows if table else [row for row in rows if row.record.state in ACTIVE_STATES]
+
+
+def _status(database_url: str, table: str | None) -> list[StatusRow]:
     from psycopg import sql
 
+    from bluegreen import dialects
     from bluegreen.copier.tables import TableRef
+    from bluegreen.results import StatusRow
     from bluegreen.state import NoActiveMigration
 
     if is_sqlite(database_url):
@@ -298,6 +387,7 @@ def status(database_url: str, table: str | None = None) -> list[StatusRow]:
 
 
 def set_paused(database_url: str, table: str, paused: bool):
+    from bluegreen import dialects
     from bluegreen.copier.tables import TableRef
 
     if is_sqlite(database_url):
@@ -321,6 +411,7 @@ def _active(store, table: str, states: tuple[str, ...], action: str):
 
 def verify(database_url: str, table: str, *, repair: bool = False, chunk_rows: int = 10_000):
     """Compare live and shadow by chunked checksums; re-sync differing ranges with repair."""
+    from bluegreen import dialects
     from bluegreen.copier.runner import open_migration
     from bluegreen.copier.tables import check_identity
     from bluegreen.copier.verify import verify as run_verify
@@ -381,6 +472,7 @@ def abort(database_url: str, table: str, *, dry_run: bool = False, lock_timeout_
 
     import psycopg
 
+    from bluegreen import dialects
     from bluegreen.copier.tables import TableReplaced, check_identity
     from bluegreen.copier.throttle import notify_control
     from bluegreen.state import ACTIVE_STATES
@@ -454,6 +546,7 @@ def cutover(database_url: str, tables: list[str], *, lock_timeout_ms: int = 500,
             on_event=None):
     """Switch every table named to its shadow in one transaction (live -> old, shadow ->
     live), moving what follows the OID, with reverse sync for a lossless rollback."""
+    from bluegreen import dialects
     from bluegreen.cutover import switch
 
     on_event = _redacted(on_event)
@@ -487,6 +580,7 @@ def rollback(database_url: str, tables: list[str], *, lock_timeout_ms: int = 500
     made since cutover; forward capture resumes so cutover can run again. Refused while
     writes since cutover could not be carried back to the old shape, unless
     ``accept_loss``."""
+    from bluegreen import dialects
     from bluegreen.cutover import switch
 
     on_event = _redacted(on_event)
@@ -510,6 +604,7 @@ def rollback(database_url: str, tables: list[str], *, lock_timeout_ms: int = 500
 def finish(database_url: str, tables: list[str], *, lock_timeout_ms: int = 500,
            dry_run: bool = False):
     """The contract step: drop the old table, every trigger and the queue."""
+    from bluegreen import dialects
     from bluegreen.cutover import finish as run_finish
 
     if is_sqlite(database_url):
@@ -527,6 +622,7 @@ def finish(database_url: str, tables: list[str], *, lock_timeout_ms: int = 500,
 
 def describe(database_url: str, tables: list[str]) -> list:
     """The active migrations of these tables, for a confirmation prompt."""
+    from bluegreen import dialects
     from bluegreen.copier.tables import TableRef
     from bluegreen.state import NoActiveMigration
 
@@ -548,3 +644,69 @@ def describe(database_url: str, tables: list[str]) -> list:
 __all__ = ["BluegreenError", "plan", "plan_exit_code", "read_statements", "load_schema_file",
            "init", "copy", "status", "set_paused", "verify", "abort", "cutover", "rollback",
            "finish"]
+
+
+# ---- apply and revert: a whole migration ---------------------------------------------------
+
+def apply(paths: list[str | Path], database_url: str, *, options=None,
+          from_rev: str | None = None, to_rev: str | None = None, dry_run: bool = False,
+          on_event=None):
+    """Run one phase (expand or contract) of a migration's revisions, recorded and
+    resumable (see bluegreen.core.apply.runner)."""
+    from bluegreen import engines
+    from bluegreen.core.apply.revisions import load_revisions
+    from bluegreen.core.apply.runner import ApplyOptions, run_apply
+
+    engine = engines.apply_engine(database_url)
+    try:
+        revisions = load_revisions(paths, from_rev=from_rev, to_rev=to_rev,
+                                   sqlite=engine.dialect == "sqlite")
+        return run_apply(engine, revisions, options or ApplyOptions(), dry_run=dry_run,
+                         on_event=on_event or (lambda event: None))
+    finally:
+        engine.close()
+
+
+def revert(paths: list[str | Path], database_url: str, *, options=None,
+           from_rev: str | None = None, to_rev: str | None = None, dry_run: bool = False,
+           confirm=None, on_event=None):
+    """Undo the expand phase of a migration's revisions, newest step first."""
+    from bluegreen import engines
+    from bluegreen.core.apply.revert import run_revert
+    from bluegreen.core.apply.revisions import load_revisions
+    from bluegreen.core.apply.runner import ApplyOptions
+
+    engine = engines.apply_engine(database_url)
+    try:
+        revisions = load_revisions(paths, from_rev=from_rev, to_rev=to_rev,
+                                   sqlite=engine.dialect == "sqlite")
+        return run_revert(engine, revisions, options or ApplyOptions(), dry_run=dry_run,
+                          confirm=confirm, on_event=on_event or (lambda event: None))
+    finally:
+        engine.close()
+
+
+def apply_status(database_url: str) -> list[dict]:
+    """Every revision apply has recorded: its phases and steps done, and a running step."""
+    from bluegreen import engines
+    from bluegreen.core.apply.model import ApplyPhase
+
+    engine = engines.apply_engine(database_url)
+    try:
+        out = []
+        for record in engine.store.all_revisions():
+            row = {"revision": record.label, "source": record.source,
+                   "expand": record.expand_state, "contract": record.contract_state}
+            for phase in ApplyPhase:
+                steps = engine.store.steps(record.id, phase)
+                row[f"{phase.value}_steps"] = [sum(s.status == "done" for s in steps),
+                                               len(steps)]
+                running = next((s for s in steps if s.status in ("running", "failed")), None)
+                if running is not None:
+                    row["step"] = {"phase": phase.value, "seq": running.seq,
+                                   "description": running.description,
+                                   "status": running.status, "error": running.error}
+            out.append(row)
+        return out
+    finally:
+        engine.close()

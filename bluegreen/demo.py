@@ -1,14 +1,17 @@
 """bluegreen demo: the whole job on a sample app, while a simulated app keeps writing.
 
 Creates a sample table, starts an app that inserts, updates and deletes and remembers what
-committed, plans a migration, copies the table into the new shape, cuts over, rolls back,
-cuts over again and finishes; after each step it compares the live table with what the app
-committed. Nothing here prints: the CLI renders the events.
+committed, plans a two-revision migration, and runs it as a deploy pipeline would:
+`apply --phase expand` (a new column; a type change by a shadow copy and a cutover),
+`revert` (the release went wrong), expand again, and `apply --phase contract`. After each
+step it compares the live table with what the app committed. Nothing here prints: the CLI
+renders the events.
 """
 
 from __future__ import annotations
 
 import random
+import shutil
 import tempfile
 import threading
 import time
@@ -19,14 +22,14 @@ from pathlib import Path
 from bluegreen import commands, dialects
 
 TABLE = "demo_orders"
-MIGRATION = f"ALTER TABLE {TABLE} ALTER COLUMN amount TYPE bigint;\n"
-# The same change on each engine: PostgreSQL alters the type; SQLite has no ALTER COLUMN
-# TYPE, so the shadow is built from the new CREATE TABLE.
-ALTER_POSTGRESQL = f"ALTER TABLE {TABLE} ALTER COLUMN amount TYPE bigint"
+# The migration, one revision per file, the same on both engines (on SQLite, which has no
+# ALTER COLUMN ... TYPE, bluegreen rebuilds the table in its new shape).
+MIGRATION = {
+    "0002_add_note.sql": f"ALTER TABLE {TABLE} ADD COLUMN note text;\n",
+    "0003_widen_amount.sql": f"ALTER TABLE {TABLE} ALTER COLUMN amount TYPE bigint;\n",
+}
 SCHEMA = (f"CREATE TABLE {TABLE} (id bigint PRIMARY KEY, customer text NOT NULL, "
           "amount integer NOT NULL, status text NOT NULL DEFAULT 'new');\n")
-CREATE_SQLITE = (f"CREATE TABLE {TABLE} (id INTEGER PRIMARY KEY, customer TEXT NOT NULL, "
-                 "amount BIGINT NOT NULL, status TEXT NOT NULL DEFAULT 'new')")
 
 
 @dataclass
@@ -47,6 +50,7 @@ class DemoResult:
     app_writes: int = 0
     app_errors: list[str] = field(default_factory=list)
     plan: object = None
+    kept: bool = True  # False: the demo made its own SQLite file and removed it at the end
 
     @property
     def ok(self) -> bool:
@@ -193,78 +197,105 @@ def _expected(seeds: dict[int, tuple], app: App) -> dict[int, tuple]:
     return expected
 
 
-def default_url() -> str:
-    folder = Path(tempfile.mkdtemp(prefix="bluegreen-demo-"))
-    return f"sqlite:///{folder / 'app.db'}"
-
-
-def run_demo(database_url: str | None = None, *, rows: int = 20_000,
+def run_demo(database_url: str | None = None, *, rows: int = 20_000, keep: bool = False,
              on_step: Callable[[str], None] | None = None, on_progress=None,
              on_event=None) -> DemoResult:
-    """Run the whole lifecycle; returns what happened, step by step."""
+    """Run the whole lifecycle; returns what happened, step by step.
+
+    Without ``database_url`` the demo runs on a new SQLite file in a temporary directory,
+    removed at the end unless ``keep``; its migration files are always removed.
+    """
+    folder = None if database_url else Path(tempfile.mkdtemp(prefix="bluegreen-demo-"))
+    url = database_url or f"sqlite:///{folder / 'app.db'}"
+    try:
+        result = _run(url, rows, on_step or (lambda s: None), on_progress, on_event)
+    finally:
+        if folder is not None and not keep:
+            shutil.rmtree(folder, ignore_errors=True)
+    result.kept = folder is None or keep
+    return result
+
+
+def _run(url: str, rows: int, on_step: Callable[[str], None], on_progress,
+         on_event) -> DemoResult:
     from bluegreen.copier.runner import CopyOptions
     from bluegreen.copier.throttle import ThrottleSettings
+    from bluegreen.core.apply.model import ApplyPhase
+    from bluegreen.core.apply.runner import ApplyOptions
+    from bluegreen.results import Progress
 
-    url = database_url or default_url()
-    on_step = on_step or (lambda s: None)
     result = DemoResult(dialects.redact(url))  # shown in text and JSON: never a password
     on_step(f"creating the sample table {TABLE} with {rows:,} rows")
     seeds = _create_sample(url, rows)
     commands.init(url)
 
-    folder = Path(tempfile.mkdtemp(prefix="bluegreen-demo-"))
-    migration = folder / "0002_widen_amount.sql"
-    migration.write_text(MIGRATION)
-    schema = folder / "schema.sql"
-    schema.write_text(SCHEMA)
-    result.plan = commands.plan([migration], schema_file=schema)
-    on_step("planned the migration: " + ", ".join(
-        f"{c.operation} is {c.phase.value}{', blocking' if c.blocking else ''} -> "
-        f"{c.strategy.value}" for c in result.plan.changes))
+    def apply_events(event) -> None:
+        """Copy progress to the progress bar, messages to the log, cutover times kept."""
+        if event.event == "progress" and on_progress and "rows_copied" in (event.progress or {}):
+            on_progress(Progress(**event.progress))
+        elif event.event == "message" and on_event:
+            on_event(event.message)
+        elif event.event == "step" and event.status == "done" and event.blocked_ms is not None:
+            blocked.append(event.blocked_ms)
 
-    app = App(url, first_id=rows, rows=rows)
-    app.start()
-    on_step("the app is writing (inserts, updates, deletes)")
+    with tempfile.TemporaryDirectory(prefix="bluegreen-demo-migration-") as folder:
+        paths = []
+        for name, text in MIGRATION.items():
+            (Path(folder) / name).write_text(text)
+            paths.append(Path(folder) / name)
+        schema = Path(folder) / "schema.sql"
+        schema.write_text(SCHEMA)
+        result.plan = commands.plan(paths, schema_file=schema)
+        on_step("planned the migration: " + ", ".join(
+            f"{c.operation} is {c.phase.value}{', blocking' if c.blocking else ''} -> "
+            f"{c.strategy.value}" for c in result.plan.changes))
 
-    def check(step: str, started: float, lock_ms: float | None, detail: str = "") -> None:
-        app.hold()
+        app = App(url, first_id=rows, rows=rows)
+        app.start()
+        on_step("the app is writing (inserts, updates, deletes)")
+
+        def check(step: str, started: float, lock_ms: float | None, detail: str = "") -> None:
+            app.hold()
+            try:
+                actual = _table_rows(url)
+                expected = _expected(seeds, app)
+                matches = actual == expected
+                if not matches:
+                    missing = len(set(expected) - set(actual))
+                    extra = len(set(actual) - set(expected))
+                    changed = sum(1 for k in set(actual) & set(expected)
+                                  if actual[k] != expected[k])
+                    detail = f"{missing} missing, {extra} extra, {changed} changed rows"
+                result.steps.append(StepResult(step, time.monotonic() - started, lock_ms,
+                                               len(actual), matches, app.writes, detail))
+            finally:
+                app.release()
+
+        throttle = ThrottleSettings(max_rows_per_second=rows / 3)
+        options = {phase: ApplyOptions(phase=phase, throttle=throttle,
+                                       copy_options=CopyOptions(chunk_size=2000,
+                                                                throttle=throttle))
+                   for phase in ApplyPhase}
         try:
-            actual = _table_rows(url)
-            expected = _expected(seeds, app)
-            matches = actual == expected
-            if not matches:
-                missing = len(set(expected) - set(actual))
-                extra = len(set(actual) - set(expected))
-                changed = sum(1 for k in set(actual) & set(expected)
-                              if actual[k] != expected[k])
-                detail = f"{missing} missing, {extra} extra, {changed} changed rows"
-            result.steps.append(StepResult(step, time.monotonic() - started, lock_ms,
-                                           len(actual), matches, app.writes, detail))
+            for step, run in (
+                    ("apply --phase expand", lambda: commands.apply(
+                        paths, url, options=options[ApplyPhase.EXPAND], on_event=apply_events)),
+                    ("revert", lambda: commands.revert(
+                        paths, url, options=options[ApplyPhase.EXPAND], on_event=apply_events,
+                        confirm=lambda plan: True)),
+                    ("apply --phase expand again", lambda: commands.apply(
+                        paths, url, options=options[ApplyPhase.EXPAND], on_event=apply_events)),
+                    ("apply --phase contract", lambda: commands.apply(
+                        paths, url, options=options[ApplyPhase.CONTRACT],
+                        on_event=apply_events))):
+                on_step(step)
+                blocked: list[float] = []
+                started = time.monotonic()
+                run()
+                time.sleep(0.3)
+                check(step, started, max(blocked) if blocked else None)
         finally:
-            app.release()
-
-    try:
-        started = time.monotonic()
-        alter = CREATE_SQLITE if commands.is_sqlite(url) else ALTER_POSTGRESQL
-        commands.copy(url, TABLE, alter, CopyOptions(
-            chunk_size=2000, throttle=ThrottleSettings(max_rows_per_second=rows / 3)),
-            on_progress=on_progress, on_event=on_event)
-        time.sleep(0.3)
-        check("copy (shadow in sync)", started, None)
-        for step, action in (("cutover", "cutover"), ("rollback", "rollback"),
-                             ("cutover again", "cutover")):
-            on_step(step)
-            started = time.monotonic()
-            switch = getattr(commands, action)(url, [TABLE])
-            time.sleep(0.3)
-            check(step, started, switch.lock_ms, "; ".join(switch.warnings))
-        on_step("finish")
-        started = time.monotonic()
-        commands.finish(url, [TABLE])
-        time.sleep(0.2)
-        check("finish", started, None)
-    finally:
-        app.stop()
+            app.stop()
     result.app_writes = app.writes
     result.app_errors = app.errors
     return result

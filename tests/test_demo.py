@@ -12,10 +12,14 @@ def test_demo_on_sqlite(tmp_path):
     result = run_demo(f"sqlite:///{tmp_path / 'demo.db'}", rows=3000)
     assert result.ok, [(s.step, s.detail) for s in result.steps]
     assert [s.step for s in result.steps] == [
-        "copy (shadow in sync)", "cutover", "rollback", "cutover again", "finish"]
+        "apply --phase expand", "revert", "apply --phase expand again",
+        "apply --phase contract"]
     assert result.app_writes > 50
-    plan = result.plan.changes[0]
-    assert plan.blocking and plan.strategy.value == "shadow"
+    add, widen = result.plan.changes
+    assert add.strategy.value == "direct" and not add.blocking
+    assert widen.blocking and widen.strategy.value == "shadow"
+    # The cutover and the rollback blocked writes; the other steps report no such time.
+    assert [s.lock_ms is not None for s in result.steps] == [True, True, True, False]
 
 
 def test_demo_on_postgresql(bg, pg):

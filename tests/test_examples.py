@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).parents[1]
+# The shop's orders table as revision 0002 left it, for the terminal rollback example.
 SHOP_ORDERS = """
 CREATE TABLE customers (id bigint PRIMARY KEY, email text NOT NULL);
 CREATE TABLE orders (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -33,17 +35,31 @@ def bluegreen_commands(path: Path) -> list[list[str]]:
 
 
 @pytest.mark.parametrize("workflow", ["github-actions.yml", "gitlab-ci.yml"])
-def test_ci_example_commands_run(workflow, bg, pg):
-    pg.execute(SHOP_ORDERS)
+def test_ci_example_commands_run_and_a_second_run_changes_nothing(workflow, bg, pg):
     commands = bluegreen_commands(ROOT / "examples" / "ci" / workflow)
-    assert [c[1] for c in commands] == ["plan", "init", "copy", "cutover"]
+    assert [c[1] for c in commands] == ["plan", "init", "apply", "apply"]
     env = dict(os.environ, BLUEGREEN_DATABASE_URL=bg)
-    for argv in commands:
-        proc = subprocess.run([sys.executable, "-m", "bluegreen", *argv[1:]], cwd=ROOT,
-                              env=env, capture_output=True, text=True, timeout=120)
-        assert proc.returncode == 0, (argv, proc.stdout[-2000:], proc.stderr[-2000:])
+
+    def run_all() -> list[str]:
+        outputs = []
+        for argv in commands:
+            proc = subprocess.run([sys.executable, "-m", "bluegreen", *argv[1:]], cwd=ROOT,
+                                  env=env, capture_output=True, text=True, timeout=300)
+            assert proc.returncode == 0, (argv, proc.stdout[-2000:], proc.stderr[-2000:])
+            outputs.append(proc.stdout)
+        return outputs
+
+    run_all()
     assert pg.execute("SELECT data_type FROM information_schema.columns WHERE table_name = "
                       "'orders' AND column_name = 'total_cents'").fetchone()[0] == "bigint"
+    assert pg.execute("SELECT version_num FROM alembic_version").fetchone()[0] == "0005"
+    snapshot = pg.execute("SELECT * FROM bluegreen.apply_steps ORDER BY 1, 2, 3").fetchall()
+    second = run_all()
+    for output in second[2:]:  # the apply commands: one JSON summary, nothing run
+        summary = json.loads(output.splitlines()[-1])
+        assert summary["event"] == "summary" and summary["steps_run"] == 0
+    assert pg.execute("SELECT * FROM bluegreen.apply_steps ORDER BY 1, 2, 3").fetchall() == \
+        snapshot
 
 
 def test_phase_gate_catches_a_breaking_revision():

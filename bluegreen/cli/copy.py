@@ -6,11 +6,19 @@ from typing import Annotated
 
 import typer
 
-from bluegreen import commands
+from bluegreen import commands, config
 from bluegreen.cli import render
-from bluegreen.cli.common import DatabaseUrl, Format, FormatOption, require_url
-from bluegreen.copier.runner import CopyOptions
-from bluegreen.copier.throttle import ThrottleSettings
+from bluegreen.cli.common import (
+    DatabaseUrl,
+    DryRun,
+    Format,
+    FormatOption,
+    LockTimeout,
+    Quiet,
+    Verbose,
+    Yes,
+    require_url,
+)
 from bluegreen.errors import BadOption
 
 
@@ -23,39 +31,53 @@ def _chunk_size(value: str) -> int | None:
 
 
 def copy(
-    table: Annotated[str, typer.Argument(help="The live table (TABLE or SCHEMA.TABLE).")],
+    table: Annotated[str, typer.Argument(metavar="TABLE",
+                                         help="The live table (TABLE or SCHEMA.TABLE).")],
     alter: Annotated[str | None, typer.Option(
-        "--alter", help='The change, e.g. "ALTER TABLE t ALTER COLUMN id TYPE bigint". '
-                        "Omit it to resume a copy.")] = None,
+        "--alter", metavar="SQL", show_default=False,
+        help='The change, e.g. "ALTER TABLE t ALTER COLUMN id TYPE bigint". Omit it to resume '
+             "a copy.")] = None,
     database_url: DatabaseUrl = None,
     chunk_size: Annotated[str, typer.Option(
-        "--chunk-size", help="Rows per chunk, or auto (about --chunk-seconds each).")] = "auto",
+        "--chunk-size", metavar="N|auto",
+        help="Rows per chunk, or auto (about --chunk-seconds each).")] = "auto",
     chunk_seconds: Annotated[float, typer.Option(
-        "--chunk-seconds", help="Target time per chunk with --chunk-size auto.")] = 0.5,
+        "--chunk-seconds", metavar="SECONDS", min=0.01,
+        help="Target time per chunk with --chunk-size auto.")] = 0.5,
     max_rows_per_second: Annotated[float | None, typer.Option(
-        "--max-rows-per-second", help="Token-bucket limit on copied rows.")] = None,
+        "--max-rows-per-second", metavar="N", min=1, show_default=False,
+        help="Token-bucket limit on copied rows. Default: no limit.")] = None,
     max_replication_lag: Annotated[float | None, typer.Option(
-        "--max-replication-lag", help="Back off while a replica lags more (seconds).")] = None,
+        "--max-replication-lag", metavar="SECONDS", min=0, show_default=False,
+        help="Back off while a replica lags more.")] = None,
     max_active_sessions: Annotated[int | None, typer.Option(
-        "--max-active-sessions", help="Back off while more sessions are active.")] = None,
+        "--max-active-sessions", metavar="N", min=1, show_default=False,
+        help="Back off while more sessions are active.")] = None,
     throttle_query: Annotated[str | None, typer.Option(
-        "--throttle-query", help="Back off while this query returns true.")] = None,
-    workers: Annotated[int, typer.Option("--workers", help="Parallel chunk copiers.")] = 2,
+        "--throttle-query", metavar="SQL", show_default=False,
+        help="Back off while this query returns true.")] = None,
+    workers: Annotated[int, typer.Option("--workers", metavar="N", min=1,
+                                         help="Parallel chunk copiers.")] = 2,
     sync_threshold: Annotated[int, typer.Option(
-        "--sync-threshold", help="Synced once the backlog is below this many keys.")] = 1000,
+        "--sync-threshold", metavar="N", min=0,
+        help="Synced once the backlog is below this many keys.")] = 1000,
     follow: Annotated[bool, typer.Option(
         "--follow", help="Keep replaying after sync until interrupted or cut over.")] = False,
+    lock_timeout: LockTimeout = config.LOCK_TIMEOUT_MS,
     dry_run: Annotated[bool, typer.Option(
         "--dry-run", help="Print every SQL statement; run none.")] = False,
     output: FormatOption = Format.text,
+    verbose: Verbose = 0,
+    quiet: Quiet = False,
 ) -> None:
     """Build a shadow table with the new shape and keep it in sync with the live one.
 
     Killed or interrupted at any point, the same command resumes from its checkpoint.
     """
+    from bluegreen.copier.runner import CopyOptions
+    from bluegreen.copier.throttle import ThrottleSettings
+
     url = require_url(database_url)
-    if workers < 1:
-        raise BadOption("--workers must be at least 1")
     if dry_run:
         if alter is None:
             raise BadOption("--dry-run needs --alter")
@@ -63,7 +85,7 @@ def copy(
         return
     options = CopyOptions(
         chunk_size=_chunk_size(chunk_size), workers=workers, sync_threshold=sync_threshold,
-        follow=follow, target_chunk_seconds=chunk_seconds,
+        follow=follow, target_chunk_seconds=chunk_seconds, lock_timeout_ms=lock_timeout,
         throttle=ThrottleSettings(max_rows_per_second, max_replication_lag,
                                   max_active_sessions, throttle_query))
     with render.CopyDisplay(json_lines=output is Format.json) as display:
@@ -73,12 +95,14 @@ def copy(
 
 
 def verify(
-    table: Annotated[str, typer.Argument(help="The table being copied.")],
+    table: Annotated[str, typer.Argument(metavar="TABLE", help="The table being copied.")],
     database_url: DatabaseUrl = None,
     repair: Annotated[bool, typer.Option("--repair", help="Re-sync differing ranges.")] = False,
-    chunk_rows: Annotated[int, typer.Option("--chunk-rows", help="Rows per checksum.")
-                          ] = 10_000,
+    chunk_rows: Annotated[int, typer.Option("--chunk-rows", metavar="N", min=1,
+                                            help="Rows per checksum.")] = 10_000,
     output: FormatOption = Format.text,
+    verbose: Verbose = 0,
+    quiet: Quiet = False,
 ) -> None:
     """Compare the live and shadow tables by chunked checksums. Exit 1 if they differ."""
     result = commands.verify(require_url(database_url), table, repair=repair,
@@ -88,12 +112,14 @@ def verify(
 
 
 def abort(
-    table: Annotated[str, typer.Argument(help="The table being copied.")],
+    table: Annotated[str, typer.Argument(metavar="TABLE", help="The table being copied.")],
     database_url: DatabaseUrl = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the SQL; run none.")
-                       ] = False,
-    yes: Annotated[bool, typer.Option("--yes", help="Do not ask.")] = False,
+    lock_timeout: LockTimeout = config.LOCK_TIMEOUT_MS,
+    dry_run: DryRun = False,
+    yes: Yes = False,
     output: FormatOption = Format.text,
+    verbose: Verbose = 0,
+    quiet: Quiet = False,
 ) -> None:
     """Before cutover: drop the shadow, the capture trigger and the queue."""
     url = require_url(database_url)
@@ -101,7 +127,8 @@ def abort(
         _, statements = commands.abort(url, table, dry_run=True)
         render.sql_list(statements, False)
         render.confirm(f"Drop the shadow copy of {table} and stop capturing its writes?")
-    record, statements = commands.abort(url, table, dry_run=dry_run)
+    record, statements = commands.abort(url, table, dry_run=dry_run,
+                                        lock_timeout_ms=lock_timeout)
     if dry_run:
         render.sql_list(statements, output is Format.json)
     elif output is Format.json:

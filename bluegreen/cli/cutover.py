@@ -6,16 +6,23 @@ from typing import Annotated
 
 import typer
 
-from bluegreen import commands
+from bluegreen import commands, config
 from bluegreen.cli import render
-from bluegreen.cli.common import DatabaseUrl, Format, FormatOption, require_url
+from bluegreen.cli.common import (
+    DatabaseUrl,
+    DryRun,
+    Format,
+    FormatOption,
+    LockTimeout,
+    Quiet,
+    Retries,
+    Verbose,
+    Yes,
+    require_url,
+)
 
-Tables = Annotated[list[str], typer.Argument(help="One or more tables, switched together.")]
-LockTimeout = Annotated[int, typer.Option(
-    "--lock-timeout", help="Longest wait for the locks, in ms, per attempt.")]
-Retries = Annotated[int, typer.Option("--retries", help="Attempts after a lock timeout.")]
-DryRun = Annotated[bool, typer.Option("--dry-run", help="Print the SQL; run none.")]
-Yes = Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation (CI).")]
+Tables = Annotated[list[str], typer.Argument(
+    metavar="TABLE", show_default=False, help="One or more tables, switched together.")]
 
 
 def _confirm(url: str, tables: list[str], what: str, yes: bool) -> None:
@@ -29,14 +36,16 @@ def _confirm(url: str, tables: list[str], what: str, yes: bool) -> None:
 def cutover(
     tables: Tables,
     database_url: DatabaseUrl = None,
-    lock_timeout: LockTimeout = 500,
-    retries: Retries = 10,
+    lock_timeout: LockTimeout = config.LOCK_TIMEOUT_MS,
+    retries: Retries = config.RETRIES,
     no_reverse_sync: Annotated[bool, typer.Option(
         "--no-reverse-sync", help="Cut over even where writes cannot be synced back; a "
                                   "rollback then loses them.")] = False,
     dry_run: DryRun = False,
     yes: Yes = False,
     output: FormatOption = Format.text,
+    verbose: Verbose = 0,
+    quiet: Quiet = False,
 ) -> None:
     """Switch the tables to their shadows: live -> old, shadow -> live, in one transaction."""
     url = require_url(database_url)
@@ -54,14 +63,16 @@ def cutover(
 def rollback(
     tables: Tables,
     database_url: DatabaseUrl = None,
-    lock_timeout: LockTimeout = 500,
-    retries: Retries = 10,
+    lock_timeout: LockTimeout = config.LOCK_TIMEOUT_MS,
+    retries: Retries = config.RETRIES,
     accept_loss: Annotated[bool, typer.Option(
         "--accept-loss", help="Roll back even though some writes since cutover do not fit "
                               "the old shape; they are lost in the old table.")] = False,
     dry_run: DryRun = False,
     yes: Yes = False,
     output: FormatOption = Format.text,
+    verbose: Verbose = 0,
+    quiet: Quiet = False,
 ) -> None:
     """Switch back: the old table returns under the live name with every write since."""
     url = require_url(database_url)
@@ -79,10 +90,12 @@ def rollback(
 def finish(
     tables: Tables,
     database_url: DatabaseUrl = None,
-    lock_timeout: LockTimeout = 500,
+    lock_timeout: LockTimeout = config.LOCK_TIMEOUT_MS,
     dry_run: DryRun = False,
     yes: Yes = False,
     output: FormatOption = Format.text,
+    verbose: Verbose = 0,
+    quiet: Quiet = False,
 ) -> None:
     """The contract step: drop the old tables, the triggers and the queues."""
     url = require_url(database_url)

@@ -111,6 +111,10 @@ class Verdict:
     strategy: Strategy = Strategy.DIRECT
     fix_sql: str | None = None
     steps: tuple[Step, ...] = ()
+    # True when the statement blocks only because an earlier statement of its transaction
+    # holds a lock: run on its own (as bluegreen apply runs each step), it would not.
+    transaction: bool = False
+    held_by: tuple[dict[str, str], ...] = ()  # the earlier statements' locks, when transaction
 
     def finding(self) -> Finding:
         return Finding(self.rule, self.severity, self.message, self.fix, self.fix_sql)
@@ -134,11 +138,21 @@ class Change:
     file: str = ""
     line: int = 0
     neutral: bool = False  # transaction control and session settings: no phase of their own
+    # ``blocking`` as written; ``blocking_alone`` when run in a transaction of its own (what
+    # bluegreen apply does). They differ when an earlier statement of the same transaction
+    # holds a lock while this one works; ``held_by`` then names it.
+    blocking_alone: bool = False
+    held_by: list[dict[str, str]] = field(default_factory=list)
 
     def apply(self, verdict: Verdict) -> None:
         if verdict.phase.rank > self.phase.rank:
             self.phase = verdict.phase
         self.blocking = self.blocking or verdict.blocking
+        if not verdict.transaction:
+            self.blocking_alone = self.blocking_alone or verdict.blocking
+        for held in verdict.held_by:
+            if held not in self.held_by:
+                self.held_by.append(held)
         if verdict.strategy.rank > self.strategy.rank:
             self.strategy = verdict.strategy
         self.findings.append(verdict.finding())
@@ -162,6 +176,7 @@ class Change:
             "table": self.table,
             "phase": self.phase.value,
             "blocking": self.blocking,
+            "blocking_alone": self.blocking_alone,
             "strategy": self.strategy.value,
             "lock": self.lock,
             "findings": [f.to_dict() for f in self.findings],
@@ -173,6 +188,8 @@ class Change:
             out["suppressed"] = list(self.suppressed)
         if self.table_rows is not None:
             out["table_rows"] = self.table_rows
+        if self.held_by:
+            out["held_by"] = [dict(h) for h in self.held_by]
         return out
 
 

@@ -64,7 +64,10 @@ class DataChangeOp(MigrateOperation):
         self.kind = kind
         self.table_name = table_name
         self.has_where = has_where
-        self.has_limit = has_limit
+        self.has_limit = has_limit  # rows picked by a sub-select with LIMIT: one batch
+        self.bounded_by: list[str] = []  # columns the WHERE pins to constants
+        self.in_loop = False  # inside a loop of a DO block
+        self.loop_commits = False  # ... that COMMITs each round: batched
 
 
 class RewriteTableOp(MigrateOperation):
@@ -88,6 +91,88 @@ class RenameIndexOp(MigrateOperation):
     def __init__(self, old_name: str, new_name: str):
         self.old_name = old_name
         self.new_name = new_name
+
+
+class RefreshMaterializedViewOp(MigrateOperation):
+    def __init__(self, name: str, concurrently: bool, with_data: bool = True):
+        self.name = name
+        self.concurrently = concurrently
+        self.with_data = with_data
+
+
+class PartitionOp(MigrateOperation):
+    """ALTER TABLE parent ATTACH / DETACH PARTITION child."""
+
+    def __init__(self, table_name: str, partition: str, action: str, concurrently: bool = False,
+                 finalize: bool = False):
+        self.table_name = table_name
+        self.partition = partition
+        self.action = action  # attach | detach
+        self.concurrently = concurrently
+        self.finalize = finalize
+
+
+class CreateDomainOp(MigrateOperation):
+    def __init__(self, name: str, base_type: str, has_constraints: bool):
+        self.name = name
+        self.base_type = base_type
+        self.has_constraints = has_constraints
+
+
+class AlterDomainOp(MigrateOperation):
+    """ALTER DOMAIN: ``action`` is add_constraint, validate_constraint, set_not_null,
+    drop_not_null, drop_constraint, set_default or drop_default."""
+
+    def __init__(self, name: str, action: str, constraint: str | None = None,
+                 not_valid: bool = False):
+        self.name = name
+        self.action = action
+        self.constraint = constraint
+        self.not_valid = not_valid
+
+
+class MoveObjectOp(MigrateOperation):
+    """ALTER SCHEMA ... RENAME, ALTER ... SET SCHEMA, and renames of types, domains,
+    functions, sequences, materialized views: every name blue uses for it changes."""
+
+    def __init__(self, kind: str, name: str, new_name: str, how: str,
+                 table_name: str | None = None):
+        self.kind = kind  # schema | table | view | type | function | ...
+        self.name = name
+        self.new_name = new_name
+        self.how = how  # rename | set schema
+        self.table_name = table_name
+
+
+class TriggerOp(MigrateOperation):
+    """CREATE TRIGGER / CREATE RULE / ALTER TABLE ENABLE|DISABLE TRIGGER on a table."""
+
+    def __init__(self, table_name: str, what: str, name: str | None = None):
+        self.table_name = table_name
+        self.what = what  # create trigger | create rule | enable trigger | disable trigger
+        self.name = name
+
+
+class CreateFunctionOp(MigrateOperation):
+    def __init__(self, name: str, replace_existing: bool):
+        self.name = name
+        self.replace_existing = replace_existing  # OR REPLACE: it may exist already
+
+
+class DynamicSqlOp(MigrateOperation):
+    """SQL whose text bluegreen cannot see: EXECUTE of a string built at run time, or a DO
+    block in another language or that does not parse."""
+
+    def __init__(self, what: str):
+        self.what = what
+
+
+class LockTableOp(MigrateOperation):
+    """LOCK TABLE: the lock is held until the transaction ends."""
+
+    def __init__(self, table_name: str, mode: str):
+        self.table_name = table_name
+        self.mode = mode
 
 
 class TransactionOp(MigrateOperation):
@@ -138,6 +223,12 @@ OPERATION_NAMES: dict[type, str] = {
     RewriteTableOp: "rewrite_table",
     ReindexOp: "reindex",
     RenameIndexOp: "rename_index",
+    RefreshMaterializedViewOp: "refresh_materialized_view",
+    CreateDomainOp: "create_domain",
+    AlterDomainOp: "alter_domain",
+    DynamicSqlOp: "dynamic_sql",
+    CreateFunctionOp: "create_function",
+    LockTableOp: "lock_table",
     TransactionOp: "transaction",
     SessionSettingOp: "set",
     OtherStatementOp: "other",
@@ -161,6 +252,12 @@ def operation_name(op: MigrateOperation) -> str:
         return "drop_" + op.kind.replace(" ", "_")
     if isinstance(op, CreateViewOp):
         return "create_materialized_view" if op.materialized else "create_view"
+    if isinstance(op, PartitionOp):
+        return op.action + "_partition"
+    if isinstance(op, MoveObjectOp):
+        return ("rename_" if op.how == "rename" else "set_schema_") + op.kind.replace(" ", "_")
+    if isinstance(op, TriggerOp):
+        return op.what.replace(" ", "_")
     for cls in type(op).__mro__:
         if cls in OPERATION_NAMES:
             return OPERATION_NAMES[cls]
@@ -177,7 +274,14 @@ def table_of(op: MigrateOperation) -> str | None:
         return op.table_name
     if isinstance(op, CreateViewOp):
         return op.name
+    if isinstance(op, RefreshMaterializedViewOp):
+        return op.name
     return None
+
+
+def sql_of(op: MigrateOperation, statement: Statement) -> str:
+    """The SQL of one operation: its own text inside a DO block, else the statement's."""
+    return getattr(op, "bluegreen_sql", None) or statement.sql
 
 
 @dataclass
@@ -194,6 +298,9 @@ class Statement:
     suppressed: set[str] = field(default_factory=set)
     in_transaction: bool = True
     in_transaction_before: bool = True
+    # A lock_timeout set outside the statements (Alembic's env.py sets it for every revision).
+    lock_timeout_set: bool = False
+    operation: str | None = None  # overrides the name from the ops (a DO block: "do")
 
     @property
     def source(self) -> str:

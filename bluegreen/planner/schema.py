@@ -76,6 +76,10 @@ class TableInfo:
     size_bytes: int | None = None
     created_in_migration: bool = False
     partitioned: bool = False
+    partitions: list[str] = field(default_factory=list)
+    # Columns blue used that this migration dropped: a new column taking the name is a change
+    # of that column for blue, not an addition.
+    dropped_in_migration: set[str] = field(default_factory=set)
 
     @property
     def primary_key(self) -> list[str]:
@@ -103,8 +107,13 @@ class Schema:
     indexes: dict[str, IndexInfo] = field(default_factory=dict)
     enums: dict[str, list[str]] = field(default_factory=dict)
     views: dict[str, list[str]] = field(default_factory=dict)
+    domains: dict[str, tuple[str, bool]] = field(default_factory=dict)  # base type, constrained
     known: bool = False
     description: str = "no schema"
+    # Functions, types, domains and views created by the migration being planned.
+    new_objects: set[str] = field(default_factory=set)
+    # Session settings made by the migration (SET TimeZone ...), by lower-case name.
+    session: dict[str, str] = field(default_factory=dict)
 
     def table(self, name: str | None) -> TableInfo | None:
         return self.tables.get(normalize_name(name)) if name else None
@@ -123,8 +132,14 @@ class Schema:
         in use by the app like everything else."""
         for table in self.tables.values():
             table.created_in_migration = False
+            table.dropped_in_migration.clear()
             for column in table.columns.values():
                 column.added_in_migration = False
+        self.new_objects.clear()
+        self.session.clear()
+
+    def is_new_object(self, name: str | None) -> bool:
+        return bool(name) and (normalize_name(name) in self.new_objects or self.is_new(name))
 
     # ---- applying operations -------------------------------------------------------------
 
@@ -145,6 +160,9 @@ class Schema:
         table = TableInfo(name=key, created_in_migration=in_migration,
                           partitioned=bool(op.kw.get("bluegreen_partitioned")))
         self.tables[key] = table
+        parent = op.kw.get("bluegreen_partition_of")
+        if parent:
+            self._table_for(parent).partitions.append(key)
         for item in op.columns:
             if isinstance(item, sa.Column):
                 info = column_info(item)
@@ -177,7 +195,9 @@ class Schema:
 
     def _apply_DropColumnOp(self, op: alembic_ops.DropColumnOp, in_migration: bool) -> None:  # noqa: N802
         table = self._table_for(op.table_name)
-        table.columns.pop(op.column_name.lower(), None)
+        column = table.columns.pop(op.column_name.lower(), None)
+        if in_migration and not (column and column.added_in_migration):
+            table.dropped_in_migration.add(op.column_name.lower())
 
     def _apply_AlterColumnOp(self, op: alembic_ops.AlterColumnOp, in_migration: bool) -> None:  # noqa: N802
         table = self._table_for(op.table_name)
@@ -236,12 +256,48 @@ class Schema:
 
     def _apply_CreateEnumOp(self, op: ops.CreateEnumOp, in_migration: bool) -> None:  # noqa: N802
         self.enums[normalize_name(op.name)] = list(op.values)
+        if in_migration:
+            self.new_objects.add(normalize_name(op.name))
+
+    def _apply_CreateDomainOp(self, op: ops.CreateDomainOp, in_migration: bool) -> None:  # noqa: N802
+        self.domains[normalize_name(op.name)] = (op.base_type, op.has_constraints)
+        if in_migration:
+            self.new_objects.add(normalize_name(op.name))
+
+    def _apply_CreateFunctionOp(self, op: ops.CreateFunctionOp, in_migration: bool) -> None:  # noqa: N802
+        if in_migration and not op.replace_existing:
+            self.new_objects.add(normalize_name(op.name))
+
+    def _apply_AlterDomainOp(self, op: ops.AlterDomainOp, in_migration: bool) -> None:  # noqa: N802
+        key = normalize_name(op.name)
+        if op.action in ("add_constraint", "set_not_null") and key in self.domains:
+            self.domains[key] = (self.domains[key][0], True)
+
+    def _apply_SessionSettingOp(self, op: ops.SessionSettingOp, in_migration: bool) -> None:  # noqa: N802
+        name = op.name.lower()
+        if op.value is None:
+            self.session.pop(name, None)
+        else:
+            self.session[name] = op.value.strip("'\"")
+
+    def _apply_MoveObjectOp(self, op: ops.MoveObjectOp, in_migration: bool) -> None:  # noqa: N802
+        old, new = normalize_name(op.name), normalize_name(op.new_name)
+        if op.kind == "type" and old in self.enums:
+            self.enums[new] = self.enums.pop(old)
+        if op.kind == "domain" and old in self.domains:
+            self.domains[new] = self.domains.pop(old)
+        if op.table_name and old in self.tables:
+            table = self.tables.pop(old)
+            table.name = new
+            self.tables[new] = table
 
     def _apply_AddEnumValueOp(self, op: ops.AddEnumValueOp, in_migration: bool) -> None:  # noqa: N802
         self.enums.setdefault(normalize_name(op.name), []).append(op.value)
 
     def _apply_CreateViewOp(self, op: ops.CreateViewOp, in_migration: bool) -> None:  # noqa: N802
         self.views[normalize_name(op.name)] = [normalize_name(t) for t in op.tables]
+        if in_migration and not op.replace:
+            self.new_objects.add(normalize_name(op.name))
 
     def _apply_DropObjectOp(self, op: ops.DropObjectOp, in_migration: bool) -> None:  # noqa: N802
         for name in op.names:

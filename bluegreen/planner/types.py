@@ -33,6 +33,7 @@ _NO_REWRITE = {
     ("varchar", "text"), ("text", "varchar"), ("cidr", "inet"), ("xml", "text"),
 }
 _TEXTUAL = {"varchar", "text", "bpchar", "citext"}
+_UTC = {"UTC", "ETC/UTC", "Z", "ZULU", "UCT", "GMT", "ETC/GMT", "UNIVERSAL", "00:00", "0"}
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,9 @@ class TypeChange:
     kind: str
     rewrite: bool
     reason: str
+    # No rewrite, but the column's indexes change operator class and are rebuilt (each a
+    # full read of the table under ACCESS EXCLUSIVE).
+    rebuilds_indexes: bool = False
 
 
 def _mods_admit(old: SqlType, new: SqlType) -> bool | None:
@@ -104,8 +108,11 @@ def _mods_admit(old: SqlType, new: SqlType) -> bool | None:
 
 
 def classify_type_change(
-    old: SqlType | None, new: SqlType, *, using: bool, pg_version: int
+    old: SqlType | None, new: SqlType, *, using: bool, pg_version: int,
+    time_zone: str | None = None,
 ) -> TypeChange:
+    """How PostgreSQL changes a column from ``old`` to ``new``. ``time_zone`` is the
+    session's TimeZone when the migration sets it (timestamp <-> timestamptz)."""
     if old is None:
         return TypeChange("unknown", True, "the column's current type is not known")
     if old.array != new.array:
@@ -143,9 +150,23 @@ def classify_type_change(
         return TypeChange("widen", True, f"{old} -> {new} holds every value but rewrites")
     if (old.name, new.name) in {("float4", "float8"), ("json", "jsonb")}:
         return TypeChange("widen", True, f"{old} -> {new} holds every value but rewrites")
+    if {old.name, new.name} <= _TEXTUAL | {"citext"} and "citext" in (old.name, new.name) \
+            and not new.mods and old.name != "bpchar":
+        # Binary-coercible both ways (the citext extension's casts), but the indexes switch
+        # to citext's (or text's) operator class and are rebuilt.
+        return TypeChange("widen", using, f"{old} -> {new} keeps every value; its indexes "
+                                          "are rebuilt with the new operator class",
+                          rebuilds_indexes=True)
+    if {old.name, new.name} == {"timestamp", "timestamptz"} and pg_version >= 12 and \
+            time_zone is not None and time_zone.upper() in _UTC:
+        return TypeChange(
+            "incompatible", using,
+            f"{old} -> {new} changes what the app reads (naive vs aware datetimes); with the "
+            "session time zone UTC the table is not rewritten, but its indexes are rebuilt",
+            rebuilds_indexes=True)
     if {old.name, new.name} == {"timestamp", "timestamptz"}:
-        # PostgreSQL 12+ skips the rewrite only when the session time zone is UTC, which
-        # a plan cannot know: judge it as a rewrite.
+        # PostgreSQL 12+ skips the rewrite only when the session time zone is UTC, and the
+        # migration does not set it: judge it as a rewrite.
         return TypeChange(
             "incompatible", True,
             f"{old} -> {new} changes what the app reads (naive vs aware datetimes) and "

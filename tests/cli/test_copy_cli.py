@@ -38,12 +38,12 @@ def test_copy_lifecycle_from_the_command_line(bg, pg):
     assert done["event"] == "done" and done["migration"]["state"] == "synced"
     assert done["migration"]["rows_copied"] == 3000
     status = bluegreen("status", "items", "--format", "json", env_url=bg)
-    (row,) = json.loads(status.stdout)
+    (row,) = json.loads(status.stdout)["migrations"]
     assert row["state"] == "synced" and row["backlog"] == 0
     assert "synced" in bluegreen("status", env_url=bg).stdout
     assert bluegreen("pause", "items", env_url=bg).returncode == 0
     assert json.loads(bluegreen("status", "items", "--format", "json", env_url=bg).stdout
-                      )[0]["paused"] is True
+                      )["migrations"][0]["paused"] is True
     assert bluegreen("resume", "items", env_url=bg).returncode == 0
     verify = bluegreen("verify", "items", "--format", "json", env_url=bg)
     assert verify.returncode == 0 and json.loads(verify.stdout)["equal"] is True
@@ -131,9 +131,10 @@ def test_a_lost_connection_is_one_line_and_the_rerun_resumes(bg, pg):
         if row and row[0] > 1000:
             break
         time.sleep(0.05)
+    # This database's sessions only: the server is shared with other test runs.
     pg.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
                "application_name LIKE 'bluegreen%%' AND pid <> pg_backend_pid() AND "
-               "datname = current_database()")  # the server is shared: only this test's
+               "datname = current_database()")
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 2, err
     assert "Traceback" not in err
@@ -141,4 +142,4 @@ def test_a_lost_connection_is_one_line_and_the_rerun_resumes(bg, pg):
     rerun = bluegreen("copy", "items", env_url=bg)
     assert rerun.returncode == 0, rerun.stderr
     assert json.loads(bluegreen("status", "items", "--format", "json", env_url=bg).stdout
-                      )[0]["rows_copied"] == 20_000
+                      )["migrations"][0]["rows_copied"] == 20_000

@@ -34,7 +34,7 @@ def run(capsys, *args) -> tuple[int, str, str]:
 def test_exit_0_when_nothing_is_breaking_or_blocking(files, capsys):
     code, out, _ = run(capsys, "plan", files / "safe.sql", "--schema", files / "schema.sql")
     assert code == 0
-    assert "1 changes: 1 expand" in out
+    assert "1 change: 1 expand" in out  # singular: one change
 
 
 def test_exit_1_when_something_is_breaking(files, capsys):

@@ -86,20 +86,6 @@ class SqliteWriter(threading.Thread):
         conn.close()
 
 
-@pytest.fixture
-def sqlite_db(tmp_path):
-    path = tmp_path / "app.db"
-    conn = sqlite3.connect(path)
-    conn.executescript(SCHEMA)
-    conn.executemany("INSERT INTO orders VALUES (?, ?, ?, 'new')",
-                     [(i, f"c{i % 50}", i % 1000) for i in range(1, 5001)])
-    conn.commit()
-    conn.close()
-    url = f"sqlite:///{path}"
-    commands.init(url)
-    return url, str(path)
-
-
 def _rows(path: str) -> dict[int, tuple]:
     conn = sqlite3.connect(path)
     try:

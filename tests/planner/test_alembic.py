@@ -63,7 +63,8 @@ def test_python_comment_suppresses_a_rule(tmp_path):
         op.drop_column("users", "x")  # bluegreen: ignore dropping-column
     """)
     rename, drop = plan([path]).changes
-    assert rename.findings == [] and rename.suppressed == ["renaming-column"]
+    assert [f.rule for f in rename.findings] == ["missing-lock-timeout"]
+    assert rename.suppressed == ["renaming-column"]
     assert drop.findings == [] and drop.suppressed == ["dropping-column"]
 
 
@@ -104,3 +105,61 @@ def test_shop_example_plan():
     assert widen.blocking and widen.strategy.value == "shadow" and widen.phase.value == "expand"
     assert widen.steps[0].command.startswith("bluegreen copy orders --alter")
     assert by_file["0005"][0].phase.value == "contract"
+
+
+def test_missing_lock_timeout_applies_to_alembic_revisions(tmp_path):
+    path = revision(tmp_path, "e1", None, """
+        op.add_column("users", sa.Column("nick", sa.Text()))
+        op.drop_column("users", "legacy")
+    """)
+    first, second = plan([path]).changes
+    assert "missing-lock-timeout" in [f.rule for f in first.findings]
+    assert "missing-lock-timeout" not in [f.rule for f in second.findings]  # once a file
+
+    set_in_revision = revision(tmp_path, "e2", None, """
+        op.execute("SET lock_timeout = '2s'")
+        op.add_column("users", sa.Column("nick", sa.Text()))
+    """)
+    assert not any(f.rule == "missing-lock-timeout"
+                   for c in plan([set_in_revision]).changes for f in c.findings)
+
+
+def test_lock_timeout_set_in_env_py_counts_for_every_revision(tmp_path):
+    versions = tmp_path / "versions"
+    versions.mkdir()
+    path = revision(versions, "f1", None, 'op.add_column("users", sa.Column("n", sa.Text()))')
+    assert "missing-lock-timeout" in [f.rule for f in plan([path]).changes[0].findings]
+    (tmp_path / "env.py").write_text(
+        "connection.exec_driver_sql(\"SET lock_timeout = '2s'\")\n")
+    assert plan([path]).changes[0].findings == []
+
+
+def test_print_in_a_revision_keeps_plan_json_valid(tmp_path):
+    """A revision's print() output (at import and in upgrade()) must not reach stdout, where
+    `plan --format json` writes its one document."""
+    import json
+    import subprocess
+    import sys
+
+    path = revision(tmp_path, "g1", None, """
+        print("upgrading users")
+        op.add_column("users", sa.Column("nick", sa.Text()))
+        print({"debug": True})
+    """)
+    path.write_text(path.read_text().replace("import sqlalchemy as sa",
+                                             "import sqlalchemy as sa\nprint('imported')"))
+    proc = subprocess.run([sys.executable, "-m", "bluegreen", "plan", "--format", "json",
+                           str(path)], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    document = json.loads(proc.stdout)
+    assert [c["operation"] for c in document["changes"]] == ["add_column"]
+    assert "upgrading" not in proc.stdout and "imported" not in proc.stdout
+
+
+def test_alembic_unique_column_is_judged_like_sql(tmp_path):
+    path = revision(tmp_path, "h1", None, """
+        op.execute("SET lock_timeout = '2s'")
+        op.add_column("users", sa.Column("handle", sa.Text(), unique=True))
+    """)
+    change = plan([path]).changes[1]
+    assert change.blocking and "adding-unique-constraint" in [f.rule for f in change.findings]

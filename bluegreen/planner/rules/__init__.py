@@ -1,9 +1,13 @@
 """Planner rules: one module per rule, named after its id (``renaming_column`` is
 ``renaming-column``). A rule module has:
 
-- a docstring: the problem, then the safe alternative;
+- a docstring: what it catches, the problem, the safe alternative, and a bad and a good
+  example (the form is in ``bluegreen/planner/docs.py``, which renders the README's
+  rules table from it);
 - ``OPERATIONS``: the operation classes it looks at;
 - ``DIALECTS`` (optional): the targets it applies to, both PostgreSQL and SQLite if absent;
+- ``LATE`` (optional): True for rules that judge the operation together with what the
+  other rules said about it and with its transaction (``ctx.change``, ``ctx.transaction``);
 - ``check(ctx) -> Verdict | None``: its judgement of one operation.
 """
 
@@ -17,9 +21,30 @@ from types import ModuleType
 
 from alembic.operations.ops import MigrateOperation
 
-from bluegreen.planner.model import Target
-from bluegreen.planner.ops import Statement, table_of
+from bluegreen.planner.model import Change, Target
+from bluegreen.planner.ops import Statement, sql_of, table_of
 from bluegreen.planner.schema import ColumnInfo, Schema, TableInfo
+
+
+@dataclass
+class HeldLock:
+    """A lock an earlier statement of the transaction took on a table blue uses."""
+
+    table: str
+    mode: str
+    source: str  # file:line of the statement that took it
+    sql: str
+    statement_id: int = 0  # id() of that Statement: locks of the same statement don't count
+
+
+@dataclass
+class Transaction:
+    """What the statements of the current transaction have done so far."""
+
+    held: dict[str, HeldLock] = field(default_factory=dict)  # table -> strongest lock
+    # An enum value added in this transaction -> (type, file:line): unusable until commit.
+    new_enum_values: dict[str, tuple[str, str]] = field(default_factory=dict)
+    explicit: bool = False  # inside a transaction block (not one statement's own)
 
 
 @dataclass
@@ -31,6 +56,14 @@ class RuleContext:
     schema: Schema
     target: Target
     earlier_in_file: list[Statement] = field(default_factory=list)
+    change: Change | None = None  # the verdicts so far, for LATE rules
+    transaction: Transaction = field(default_factory=Transaction)
+    op_blocking: bool = False  # an earlier rule found this operation blocking on its own
+
+    @property
+    def sql(self) -> str:
+        """This operation's SQL (its own text inside a DO block)."""
+        return sql_of(self.op, self.statement)
 
     @property
     def table_name(self) -> str | None:
@@ -69,6 +102,10 @@ class Rule:
     @property
     def dialects(self) -> tuple[str, ...]:
         return getattr(self.module, "DIALECTS", ("postgresql", "sqlite"))
+
+    @property
+    def late(self) -> bool:
+        return bool(getattr(self.module, "LATE", False))
 
     @property
     def doc(self) -> str:

@@ -4,6 +4,22 @@ Problem: before PostgreSQL 12, ALTER TYPE ... ADD VALUE cannot run inside a tran
 block, so the migration fails. (Adding a value is otherwise an expand change.)
 
 Safe alternative: run it outside a transaction (Alembic: ``autocommit_block()``).
+
+Target: PostgreSQL 11
+
+Schema:
+
+    CREATE TYPE payment_state AS ENUM ('pending', 'settled');
+
+Bad:
+
+    BEGIN;
+    ALTER TYPE payment_state ADD VALUE 'refunded';
+    COMMIT;
+
+Good:
+
+    ALTER TYPE payment_state ADD VALUE 'refunded';
 """
 
 from __future__ import annotations

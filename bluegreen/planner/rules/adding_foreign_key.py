@@ -6,6 +6,17 @@ their writes for the whole scan.
 
 Safe alternative: ADD CONSTRAINT ... NOT VALID, then VALIDATE CONSTRAINT in its own
 transaction (SHARE UPDATE EXCLUSIVE: reads and writes go on).
+
+Bad:
+
+    ALTER TABLE orders ADD CONSTRAINT orders_user_id_fkey
+        FOREIGN KEY (user_id) REFERENCES users (id);
+
+Good (contract phase):
+
+    ALTER TABLE orders ADD CONSTRAINT orders_user_id_fkey
+        FOREIGN KEY (user_id) REFERENCES users (id) NOT VALID;
+    ALTER TABLE orders VALIDATE CONSTRAINT orders_user_id_fkey;
 """
 
 from __future__ import annotations

@@ -6,6 +6,16 @@ ACCESS EXCLUSIVE; reads and writes wait for the whole rewrite.
 Safe alternative: build the new shape beside the live table with the shadow-table copier
 (``bluegreen copy``) and switch with a rename, or add a plain column filled by a trigger and
 a batched backfill.
+
+Bad:
+
+    ALTER TABLE orders ADD COLUMN total_cents bigint GENERATED ALWAYS AS (total * 100) STORED;
+
+Good:
+
+    ALTER TABLE orders ADD COLUMN total_cents bigint;
+    -- new rows: fill it from the app or a trigger; old rows: in batches, until none is left
+    UPDATE orders SET total_cents = total * 100 WHERE id BETWEEN 1 AND 1000;
 """
 
 from __future__ import annotations

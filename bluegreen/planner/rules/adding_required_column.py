@@ -6,6 +6,14 @@ violation; on a table that has rows the ALTER itself fails.
 Safe alternative: add the column with a constant default (from PostgreSQL 11 a catalog-only
 change; before 11, add it nullable, set the default and backfill in batches), so blue's
 inserts get the default; then enforce NOT NULL with a validated CHECK once blue is retired.
+
+Bad:
+
+    ALTER TABLE users ADD COLUMN locale text NOT NULL;
+
+Good:
+
+    ALTER TABLE users ADD COLUMN locale text NOT NULL DEFAULT 'en';
 """
 
 from __future__ import annotations

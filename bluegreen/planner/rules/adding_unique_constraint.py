@@ -1,10 +1,20 @@
-"""Adding a PRIMARY KEY, UNIQUE or EXCLUDE constraint (or a UNIQUE column) to a table in use.
+"""Adding a PRIMARY KEY, UNIQUE or EXCLUDE constraint, or a UNIQUE column (its index build
+reads every row even when the new column is all NULL), to a table in use.
 
 Problem: PostgreSQL builds the index under ACCESS EXCLUSIVE: reads and writes wait for the
 whole build. New writes must be unique at once, a contract change.
 
 Safe alternative: CREATE UNIQUE INDEX CONCURRENTLY, then ADD CONSTRAINT ... USING INDEX,
 which only takes a brief lock.
+
+Bad:
+
+    ALTER TABLE users ADD CONSTRAINT users_name_key UNIQUE (name);
+
+Good (contract phase):
+
+    CREATE UNIQUE INDEX CONCURRENTLY users_name_key ON users (name);
+    ALTER TABLE users ADD CONSTRAINT users_name_key UNIQUE USING INDEX users_name_key;
 """
 
 from __future__ import annotations
@@ -26,10 +36,13 @@ def check(ctx) -> Verdict | None:
         return None
     if isinstance(op, aops.AddColumnOp):
         info = column_info(op.column)
-        if not (op.column.primary_key or op.column.info.get("bluegreen_unique")):
+        # SQL sets info["bluegreen_unique"]; Alembic's sa.Column(..., unique=True) sets unique.
+        if not (op.column.primary_key or op.column.info.get("bluegreen_unique")
+                or op.column.unique):
             return None
-        if info.default is None and not info.identity and not info.generated:
-            return None  # every existing row is NULL: the index build is trivial
+        if (not op.column.primary_key and info.default is None and not info.identity
+                and not info.generated):
+            return _new_nullable_column(ctx, info.name)
         kind, columns, name = "UNIQUE", [info.name], steps.object_name(
             op.table_name, info.name, "key")
     else:
@@ -47,6 +60,9 @@ def check(ctx) -> Verdict | None:
                 fix="run it in the contract phase, after blue is retired",
             )
     table = op.table_name
+    new_only = columns and all(ctx.column_is_new(c.lower()) and ctx.column(c.lower()) and
+                               ctx.column(c.lower()).default is None for c in columns)
+    phase = Phase.EXPAND if new_only and kind == "UNIQUE" else Phase.CONTRACT
     if kind == "EXCLUDE":
         return Verdict(
             rule="adding-unique-constraint", severity=Severity.ERROR, phase=Phase.CONTRACT,
@@ -69,11 +85,42 @@ def check(ctx) -> Verdict | None:
         plan.append(Step("contract", "attach it as the constraint (brief lock)",
                          f"ALTER TABLE {steps.ident(table)} ADD CONSTRAINT {steps.ident(name)} "
                          f"{kind} USING INDEX {steps.ident(index)}"))
+    if phase is Phase.EXPAND:
+        plan = [Step("expand", s.description, s.sql) for s in plan]
     return Verdict(
-        rule="adding-unique-constraint", severity=Severity.ERROR, phase=Phase.CONTRACT,
+        rule="adding-unique-constraint", severity=Severity.ERROR, phase=phase,
         blocking=True, strategy=Strategy.EXPAND_CONTRACT,
-        message=f"{kind} {name} on {table} builds its index under ACCESS EXCLUSIVE and makes "
-                "blue's duplicate writes fail",
+        message=f"{kind} {name} on {table} builds its index under ACCESS EXCLUSIVE"
+                + (" and makes blue's duplicate writes fail" if phase is Phase.CONTRACT else
+                   " (blue leaves the new column NULL, so its writes stay unique)"),
         fix="CREATE UNIQUE INDEX CONCURRENTLY, then ADD CONSTRAINT ... USING INDEX",
         fix_sql=plan[0].sql, steps=tuple(plan),
+    )
+
+
+def _new_nullable_column(ctx, column: str) -> Verdict:
+    """ADD COLUMN ... UNIQUE with no default: blue writes NULL, but the index build still
+    reads every row under ACCESS EXCLUSIVE."""
+    op = ctx.op
+    table = op.table_name
+    index = steps.object_name(table, column, "key")
+    plain = ctx.sql.replace(" UNIQUE", "").replace(" unique", "")
+    plan = (
+        Step("expand", "add the column without the constraint (catalog only)", plain),
+        Step("expand", "build the unique index without blocking writes (outside a "
+                       "transaction)",
+             f"CREATE UNIQUE INDEX CONCURRENTLY {steps.ident(index)} ON {steps.ident(table)} "
+             f"({steps.ident(column)})"),
+        Step("expand", "attach it as the constraint (brief lock)",
+             f"ALTER TABLE {steps.ident(table)} ADD CONSTRAINT {steps.ident(index)} UNIQUE "
+             f"USING INDEX {steps.ident(index)}"),
+    )
+    return Verdict(
+        rule="adding-unique-constraint", severity=Severity.ERROR, blocking=True,
+        strategy=Strategy.EXPAND_CONTRACT,
+        message=f"the UNIQUE column {table}.{column} builds its index by reading every row "
+                "under ACCESS EXCLUSIVE",
+        fix="add the column plain, CREATE UNIQUE INDEX CONCURRENTLY, then ADD CONSTRAINT ... "
+            "USING INDEX",
+        fix_sql=plan[0].sql, steps=plan,
     )

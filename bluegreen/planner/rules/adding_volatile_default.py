@@ -6,6 +6,17 @@ any default before PostgreSQL 11. Reads and writes wait for the whole rewrite.
 
 Safe alternative: add the column without a default, set the default (new rows get it), and
 backfill existing rows in batches.
+
+Bad:
+
+    ALTER TABLE orders ADD COLUMN token uuid DEFAULT gen_random_uuid();
+
+Good:
+
+    ALTER TABLE orders ADD COLUMN token uuid;
+    ALTER TABLE orders ALTER COLUMN token SET DEFAULT gen_random_uuid();
+    -- old rows in batches, until none is left
+    UPDATE orders SET token = gen_random_uuid() WHERE id BETWEEN 1 AND 1000 AND token IS NULL;
 """
 
 from __future__ import annotations

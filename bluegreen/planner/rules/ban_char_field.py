@@ -4,6 +4,14 @@ Problem: char(n) pads values with spaces, compares surprisingly and is never fas
 text; changing it later rewrites the table.
 
 Safe alternative: use text (with a CHECK on length if needed) or varchar.
+
+Bad:
+
+    ALTER TABLE users ADD COLUMN country char(2);
+
+Good:
+
+    ALTER TABLE users ADD COLUMN country varchar(2);
 """
 
 from __future__ import annotations

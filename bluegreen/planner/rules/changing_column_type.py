@@ -1,4 +1,8 @@
-"""Changing a column's type.
+"""Changing a column's type (knows which changes rewrite: int -> bigint, text -> varchar(n), a
+USING expression do; varchar(n) -> varchar(m > n), -> text, cidr -> inet, more numeric
+precision at the same scale, USING the column itself, a domain over the same type do not;
+text <-> citext and timestamp <-> timestamptz in UTC keep the table but rebuild its indexes;
+a constrained domain checks every row).
 
 Problem: unless the new type is binary-coercible and admits every old value
 (varchar(n) -> varchar(m > n), varchar -> text, numeric(p,s) -> numeric(q > p,s)),
@@ -9,6 +13,14 @@ reads and writes.
 Safe alternative: a widening change that rewrites is rebuilt with the shadow-table copier.
 A narrowing or incompatible change becomes a new column kept in step with the old one by a
 trigger, backfilled in batches, with the old column dropped after blue is retired.
+
+Bad:
+
+    ALTER TABLE users ALTER COLUMN email TYPE varchar(50);
+
+Good:
+
+    ALTER TABLE users ALTER COLUMN email TYPE varchar(200);
 """
 
 from __future__ import annotations
@@ -17,8 +29,8 @@ from alembic.operations import ops as aops
 
 from bluegreen.planner import steps
 from bluegreen.planner.model import Phase, Severity, Strategy, Verdict
-from bluegreen.planner.schema import type_of
-from bluegreen.planner.types import classify_type_change
+from bluegreen.planner.schema import RawType, type_of
+from bluegreen.planner.types import classify_type_change, parse_type
 
 # SQLite has its own rules for these (sqlite_*.py).
 DIALECTS = ("postgresql",)
@@ -40,9 +52,38 @@ def check(ctx) -> Verdict | None:
     if new_type is None:
         return None
     using = op.kw.get("postgresql_using")
-    change = classify_type_change(old_type, new_type, using=bool(using),
-                                  pg_version=ctx.pg_version)
+    if using and _same_value(using, name, new_type):
+        using = None  # USING col or col::new_type: what PostgreSQL does without USING
+    old_base, _ = _resolve_domain(ctx, old_type)
+    new_base, constrained = _resolve_domain(ctx, new_type)
+    change = classify_type_change(old_base, new_base, using=bool(using),
+                                  pg_version=ctx.pg_version,
+                                  time_zone=ctx.schema.session.get("timezone"))
     table = op.table_name
+    if constrained and change.kind in ("same", "widen") and not change.rewrite:
+        return Verdict(
+            rule="changing-column-type", severity=Severity.ERROR, phase=Phase.CONTRACT,
+            blocking=True, strategy=Strategy.MANUAL,
+            message=f"{table}.{name} -> the domain {new_type} checks every row against the "
+                    "domain's constraints under ACCESS EXCLUSIVE, and blue's writes must pass "
+                    "them",
+            fix="add the domain's checks as a NOT VALID CHECK on the column and VALIDATE it "
+                "first, or change the type with bluegreen copy",
+        )
+    if change.rebuilds_indexes and not change.rewrite:
+        indexes = [i.name for i in ctx.schema.indexes.values()
+                   if i.table == table.lower() and name in [c.lower() for c in i.columns]]
+        if indexes:
+            return Verdict(
+                rule="changing-column-type", severity=Severity.ERROR, blocking=True,
+                phase=Phase.BREAKING if change.kind == "incompatible" else Phase.EXPAND,
+                strategy=Strategy.SHADOW,
+                message=f"{table}.{name}: {change.reason}: {', '.join(indexes)} rebuilt under "
+                        "ACCESS EXCLUSIVE",
+                fix="drop and re-create the index CONCURRENTLY around the change, or rebuild "
+                    "the table with bluegreen copy",
+                steps=tuple(steps.shadow_copy(table, ctx.sql)),
+            )
     if change.kind in ("same", "widen") and not change.rewrite:
         return None
     if change.kind in ("same", "widen"):
@@ -52,7 +93,15 @@ def check(ctx) -> Verdict | None:
             message=f"{table}.{name}: {change.reason}, under ACCESS EXCLUSIVE",
             fix="rebuild the table with bluegreen copy and switch with a rename; blue reads "
                 "the wider type unchanged",
-            steps=tuple(steps.shadow_copy(table, ctx.statement.sql)),
+            steps=tuple(steps.shadow_copy(table, ctx.sql)),
+        )
+    if change.kind == "incompatible" and not change.rewrite:
+        return Verdict(
+            rule="changing-column-type", severity=Severity.ERROR, phase=Phase.BREAKING,
+            strategy=Strategy.EXPAND_CONTRACT,
+            message=f"{table}.{name}: {change.reason}",
+            fix=f"add {name}_new as {new_type} beside it, keep both in step with a trigger, "
+                "and move green to the new column",
         )
     phase = Phase.CONTRACT if change.kind == "narrow" else Phase.BREAKING
     new_column = f"{name}_new"
@@ -79,3 +128,39 @@ def check(ctx) -> Verdict | None:
             f"move green to it, and drop {name} after blue is retired",
         fix_sql=plan[0].sql, steps=tuple(plan),
     )
+
+
+def _same_value(using: str, column: str, new_type) -> bool:
+    """USING that keeps the value as PostgreSQL's own cast would: ``col``, ``col::type`` or
+    ``CAST(col AS type)`` to the new type."""
+    import pglast
+    from pglast import ast
+
+    try:
+        expr = pglast.parse_sql(f"SELECT {using}")[0].stmt.targetList[0].val
+    except Exception:
+        return False
+    if isinstance(expr, ast.TypeCast):
+        target = type_of(RawType(_type_sql(expr.typeName)))
+        if target is None or (target.name, target.mods) != (new_type.name, new_type.mods):
+            return False
+        expr = expr.arg
+    return (isinstance(expr, ast.ColumnRef) and isinstance(expr.fields[-1], ast.String)
+            and expr.fields[-1].sval.lower() == column)
+
+
+def _type_sql(type_name) -> str:
+    from pglast.stream import RawStream
+
+    return RawStream()(type_name)
+
+
+def _resolve_domain(ctx, sql_type):
+    """(the type a domain is over, whether the domain has constraints), or the type itself."""
+    if sql_type is None:
+        return None, False
+    domain = ctx.schema.domains.get(sql_type.name)
+    if domain is None:
+        return sql_type, False
+    base, constrained = domain
+    return parse_type(base), constrained

@@ -5,6 +5,16 @@ INSERTs and SELECTs), so the drop breaks blue. The drop itself is a catalog chan
 
 Safe alternative: a contract step: first deploy green, which no longer uses the column,
 retire blue, then drop it.
+
+Bad:
+
+    -- in the release whose app stops using the column: blue still uses it
+    ALTER TABLE users DROP COLUMN name;
+
+Good (contract phase):
+
+    -- once blue is retired: bluegreen apply --phase contract
+    ALTER TABLE users DROP COLUMN name;
 """
 
 from __future__ import annotations

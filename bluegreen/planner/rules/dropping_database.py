@@ -4,6 +4,14 @@ Problem: it destroys everything blue and green use, and cannot be undone.
 
 Safe alternative: never from a migration; do it by hand, after a backup, once nothing uses
 the database.
+
+Bad:
+
+    DROP DATABASE shop;
+
+Good:
+
+    -- nothing in the migration: drop it by hand, after a backup, once nothing uses it
 """
 
 from __future__ import annotations

@@ -4,6 +4,16 @@ Problem: blue's inserts that leave the column out now store NULL, or fail when t
 is NOT NULL.
 
 Safe alternative: a contract step once blue is retired.
+
+Bad:
+
+    -- in the release whose app sets the status itself: blue's inserts still leave it out
+    ALTER TABLE orders ALTER COLUMN status DROP DEFAULT;
+
+Good (contract phase):
+
+    -- once blue is retired: bluegreen apply --phase contract
+    ALTER TABLE orders ALTER COLUMN status DROP DEFAULT;
 """
 
 from __future__ import annotations

@@ -5,6 +5,14 @@ queues behind every running query and everything queues behind it. Blue's querie
 on the index for their speed, and on a unique index for correctness.
 
 Safe alternative: DROP INDEX CONCURRENTLY, in the contract phase.
+
+Bad:
+
+    DROP INDEX orders_user_id_idx;
+
+Good (contract phase):
+
+    DROP INDEX CONCURRENTLY orders_user_id_idx;
 """
 
 from __future__ import annotations

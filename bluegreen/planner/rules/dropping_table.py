@@ -4,6 +4,20 @@ Problem: blue may still use the table; its data is gone for good.
 
 Safe alternative: a contract step once blue is retired; consider renaming it aside first so
 the way back is a rename.
+
+Schema:
+
+    CREATE TABLE carts (id bigint PRIMARY KEY, user_id bigint NOT NULL);
+
+Bad:
+
+    -- in the release whose app stops using carts: blue still uses it
+    DROP TABLE carts;
+
+Good (contract phase):
+
+    -- once blue is retired: bluegreen apply --phase contract
+    DROP TABLE carts;
 """
 
 from __future__ import annotations

@@ -2,10 +2,21 @@
 
 Problem: even a catalog-only ALTER waits for every running query on the table, and every
 query that arrives meanwhile queues behind it: a long SELECT turns an instant DDL into an
-outage. Reported once per file.
+outage. Reported once per file (SQL file or Alembic revision). In an Alembic project a
+``lock_timeout`` set in the revision (``op.execute("SET lock_timeout ...")``) or mentioned in
+the project's ``env.py`` counts as set.
 
 Safe alternative: SET lock_timeout (e.g. '2s') before the DDL and retry on timeout;
 bluegreen runs its own steps that way.
+
+Bad:
+
+    ALTER TABLE users ADD COLUMN nickname text;
+
+Good:
+
+    SET lock_timeout = '2s';
+    ALTER TABLE users ADD COLUMN nickname text;
 """
 
 from __future__ import annotations
@@ -25,8 +36,8 @@ def _has_lock_timeout(statements: list[Statement]) -> bool:
 
 
 def check(ctx) -> Verdict | None:
-    if ctx.statement.file.endswith(".py"):
-        return None  # Alembic sets lock_timeout in env.py, which a plan does not see
+    if ctx.statement.lock_timeout_set:
+        return None  # set where the plan cannot see a SET statement (Alembic's env.py)
     if ctx.table_is_new or lock_for(ctx.op) != ACCESS_EXCLUSIVE:
         return None
     earlier = ctx.earlier_in_file

@@ -4,6 +4,14 @@ Problem: int4 keys run out at 2,147,483,647; widening a busy key column later re
 table and every index and foreign key that uses it.
 
 Safe alternative: use bigint (or bigint identity) from the start.
+
+Bad:
+
+    CREATE TABLE invoices (id integer PRIMARY KEY, order_id bigint NOT NULL);
+
+Good:
+
+    CREATE TABLE invoices (id bigint PRIMARY KEY, order_id bigint NOT NULL);
 """
 
 from __future__ import annotations

@@ -5,6 +5,17 @@ that is easy to lose on a table copy or rename; identity columns are the SQL-sta
 replacement and move with the table.
 
 Safe alternative: bigint GENERATED ALWAYS AS IDENTITY (or BY DEFAULT).
+
+Bad:
+
+    CREATE TABLE invoices (id bigserial PRIMARY KEY, order_id bigint NOT NULL);
+
+Good:
+
+    CREATE TABLE invoices (
+        id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        order_id bigint NOT NULL
+    );
 """
 
 from __future__ import annotations

@@ -4,6 +4,14 @@ Problem: json has no equality operator, so SELECT DISTINCT, UNION and GROUP BY o
 fail, and every read re-parses the text; changing it to jsonb later rewrites the table.
 
 Safe alternative: use jsonb.
+
+Bad:
+
+    ALTER TABLE orders ADD COLUMN details json;
+
+Good:
+
+    ALTER TABLE orders ADD COLUMN details jsonb;
 """
 
 from __future__ import annotations

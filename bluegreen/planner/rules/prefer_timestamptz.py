@@ -5,6 +5,14 @@ writer's zone; changing it to timestamptz later rewrites the table and changes w
 reads.
 
 Safe alternative: use timestamptz.
+
+Bad:
+
+    ALTER TABLE orders ADD COLUMN shipped_at timestamp;
+
+Good:
+
+    ALTER TABLE orders ADD COLUMN shipped_at timestamptz;
 """
 
 from __future__ import annotations

@@ -5,6 +5,14 @@ rebuild.
 
 Safe alternative: REINDEX ... CONCURRENTLY (PostgreSQL 12+), outside a transaction; before 12,
 CREATE INDEX CONCURRENTLY a copy and drop the old one.
+
+Bad:
+
+    REINDEX INDEX orders_user_id_idx;
+
+Good:
+
+    REINDEX INDEX CONCURRENTLY orders_user_id_idx;
 """
 
 from __future__ import annotations

@@ -6,6 +6,17 @@ from that moment on. No ordering of deploys makes it safe.
 Safe alternative: add the new column, keep both in step with a trigger, backfill in
 batches, deploy green on the new name, then drop the trigger and the old column once blue
 is retired.
+
+Bad:
+
+    ALTER TABLE users RENAME COLUMN name TO full_name;
+
+Good:
+
+    ALTER TABLE users ADD COLUMN full_name text;
+    -- a trigger keeps name and full_name in step; old rows in batches, until none is left
+    UPDATE users SET full_name = name WHERE id BETWEEN 1 AND 1000;
+    -- green uses full_name; once blue is retired, drop name (a contract step)
 """
 
 from __future__ import annotations
@@ -25,7 +36,18 @@ def check(ctx) -> Verdict | None:
     old = op.column_name.lower()
     new = op.modify_name.lower()
     if ctx.column_is_new(old):
-        return None
+        table = ctx.table
+        if ctx.table_is_new or table is None or new not in table.dropped_in_migration:
+            return None
+        return Verdict(
+            rule="renaming-column", severity=Severity.ERROR, phase=Phase.BREAKING,
+            strategy=Strategy.EXPAND_CONTRACT,
+            message=f"{op.table_name}.{new} was dropped earlier in this migration and the new "
+                    f"column {old} takes its name: blue reads and writes a different column "
+                    "under the old name",
+            fix=f"keep {new} until blue is retired: add {old}, sync the two with a trigger, "
+                "move green to it, then drop the old one",
+        )
     if ctx.target.dialect == "sqlite":
         return Verdict(
             rule="renaming-column", severity=Severity.ERROR, phase=Phase.BREAKING,

@@ -5,6 +5,18 @@ Problem: blue still writes and compares the old label, which stops existing at o
 Safe alternative: add the new value (expand), move green and the data to it, and stop using
 the old one; PostgreSQL cannot drop an enum value, so retire it in code or rebuild the type in
 the contract phase.
+
+Schema:
+
+    CREATE TYPE payment_state AS ENUM ('pending', 'settled');
+
+Bad:
+
+    ALTER TYPE payment_state RENAME VALUE 'settled' TO 'paid';
+
+Good:
+
+    ALTER TYPE payment_state ADD VALUE 'paid';
 """
 
 from __future__ import annotations

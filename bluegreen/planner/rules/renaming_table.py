@@ -5,6 +5,15 @@ Problem: blue still queries the old name and fails from the moment of the rename
 Safe alternative: rename the table and, in the same transaction, create a view under the
 old name. A simple view is updatable, so blue keeps reading and writing through it; drop the
 view once blue is retired.
+
+Bad:
+
+    ALTER TABLE orders RENAME TO purchases;
+
+Good:
+
+    -- green uses purchases, an updatable view; rename the table once blue is retired
+    CREATE VIEW purchases AS SELECT * FROM orders;
 """
 
 from __future__ import annotations

@@ -4,6 +4,16 @@ Problem: each rewrites the whole table under ACCESS EXCLUSIVE: reads and writes 
 
 Safe alternative: rebuild the table beside the live one with bluegreen's shadow-table copier
 (or pg_repack) and switch with a rename.
+
+Bad:
+
+    VACUUM FULL orders;
+
+Good:
+
+    -- frees dead rows for reuse without locking the app out; to shrink the file,
+    -- rebuild it beside the live table with bluegreen copy (or pg_repack)
+    VACUUM orders;
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Adding a column SQLite refuses or that breaks blue (SQLite).
+"""SQLite only: ADD COLUMN that SQLite refuses (non-constant default, PRIMARY KEY or UNIQUE,
+NOT NULL without a default).
 
 Problem: SQLite refuses ADD COLUMN with a non-constant default (CURRENT_TIMESTAMP, a
 function), a PRIMARY KEY or UNIQUE column, and a NOT NULL column without a default; a NOT
@@ -6,6 +7,17 @@ NULL column without a default would also break blue's inserts.
 
 Safe alternative: add it nullable or with a constant default, and fill it from the app; or
 rebuild the table with `bluegreen copy TABLE --alter "CREATE TABLE ..."`.
+
+Target: SQLite
+
+Bad:
+
+    ALTER TABLE users ADD COLUMN seen_at text DEFAULT CURRENT_TIMESTAMP;
+
+Good:
+
+    -- new rows get it from the app
+    ALTER TABLE users ADD COLUMN seen_at text;
 """
 
 from __future__ import annotations

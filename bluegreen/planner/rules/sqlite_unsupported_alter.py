@@ -1,4 +1,5 @@
-"""An ALTER that SQLite's ALTER TABLE cannot do (SQLite).
+"""SQLite only: a type, nullability or default change, or a constraint, that SQLite's ALTER
+TABLE cannot do: rebuild with the shadow copier.
 
 Problem: SQLite can add, drop and rename columns, and rename tables, but cannot change a
 column's type, nullability or default, nor add or drop a constraint: the statement fails.
@@ -6,6 +7,17 @@ column's type, nullability or default, nor add or drop a constraint: the stateme
 Safe alternative: rebuild the table with the new shape: `bluegreen copy TABLE --alter
 "CREATE TABLE ..."` (the shadow takes writes captured by triggers, and cutover is a rename),
 or Alembic's batch mode, which recreates the table under the write lock.
+
+Target: SQLite
+
+Bad:
+
+    ALTER TABLE users ALTER COLUMN name SET NOT NULL;
+
+Good:
+
+    -- nothing SQLite's ALTER TABLE can run: rebuild the table in the new shape,
+    -- bluegreen copy users --alter "CREATE TABLE users (..., name text NOT NULL, ...)"
 """
 
 from __future__ import annotations

@@ -6,6 +6,24 @@ match what ran.
 
 Safe alternative: drop BEGIN/COMMIT from Alembic revisions (use autocommit_block() for what
 must run outside a transaction); in SQL, close one transaction before opening another.
+
+Bad:
+
+    BEGIN;
+    ALTER TABLE users ADD COLUMN nickname text;
+    BEGIN;
+    UPDATE users SET nickname = name WHERE id = 1;
+    COMMIT;
+    COMMIT;
+
+Good:
+
+    BEGIN;
+    ALTER TABLE users ADD COLUMN nickname text;
+    COMMIT;
+    BEGIN;
+    UPDATE users SET nickname = name WHERE id = 1;
+    COMMIT;
 """
 
 from __future__ import annotations

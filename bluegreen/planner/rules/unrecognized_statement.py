@@ -1,9 +1,17 @@
-"""A statement bluegreen has no rule for.
+"""A statement bluegreen has no rule for (reported, never passed silently).
 
 Problem: bluegreen cannot say whether it is safe, so it does not pass it silently.
 
 Safe alternative: review it by hand, then mark it with ``-- bluegreen: ignore
 unrecognized-statement``.
+
+Bad:
+
+    ALTER SYSTEM SET work_mem = '64MB';
+
+Good:
+
+    SET work_mem = '64MB';
 """
 
 from __future__ import annotations
@@ -24,6 +32,7 @@ HARMLESS = {
     "RENAME TABCONSTRAINT", "RENAME SEQUENCE", "CreatePolicyStmt", "CreateRoleStmt",
     "GrantRoleStmt", "AlterObjectSchemaStmt", "CreateDomainStmt", "ALTER SEQUENCE",
     "ALTER INDEX", "SAVEPOINT", "RELEASE", "ROLLBACK_TO", "CreateStatsStmt", "NotifyStmt",
+    "DO",  # a DO block that only reads and branches: what it changes is judged op by op
 }
 
 

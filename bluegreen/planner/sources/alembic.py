@@ -3,6 +3,9 @@
 Nothing touches a database: every ``op.*`` call is captured as Alembic's own operation
 object; ``op.execute`` strings are parsed as SQL; ``op.get_bind().execute`` is recorded the
 same way; ``autocommit_block()`` marks the ops inside it as outside a transaction.
+
+What a revision prints while it is imported or recorded is captured and dropped, never
+written to stdout: ``plan --format json`` owns stdout.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import linecache
 import sys
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stdout
 from pathlib import Path
 from types import ModuleType, SimpleNamespace
 from typing import Any
@@ -56,12 +59,26 @@ def display_path(path: Path) -> str:
         return str(path)
 
 
+def env_sets_lock_timeout(revision: Path) -> bool:
+    """True when the Alembic ``env.py`` beside the versions directory mentions lock_timeout
+    (``SET lock_timeout``, ``-c lock_timeout=...`` in connect args): every revision then
+    runs with one."""
+    for env in (revision.parent.parent / "env.py", revision.parent / "env.py"):
+        try:
+            if "lock_timeout" in env.read_text(errors="replace"):
+                return True
+        except OSError:
+            continue
+    return False
+
+
 class _Recorder:
     def __init__(self, path: Path) -> None:
         self.path = str(path)
         self.display = display_path(path)
         self.statements: list[ops.Statement] = []
         self.in_transaction = True
+        self.lock_timeout_set = env_sets_lock_timeout(path)
 
     def caller_line(self) -> int:
         frame = sys._getframe(1)
@@ -88,7 +105,9 @@ class _Recorder:
             return
         self.statements.append(ops.Statement(
             file=self.display, line=line, sql=render_sql(op), ops=[op],
-            suppressed=suppressed, in_transaction=self.in_transaction))
+            suppressed=suppressed, in_transaction=self.in_transaction,
+            in_transaction_before=self.in_transaction,
+            lock_timeout_set=self.lock_timeout_set))
 
     def record_sql(self, sqltext: Any, line: int, suppressed: set[str]) -> None:
         if isinstance(sqltext, str):
@@ -101,6 +120,7 @@ class _Recorder:
                                    in_transaction=self.in_transaction):
             statement.line = line
             statement.suppressed |= suppressed
+            statement.lock_timeout_set = self.lock_timeout_set
             self.statements.append(statement)
 
 
@@ -172,7 +192,9 @@ def record_upgrade(module: ModuleType, path: Path) -> list[ops.Statement]:
         upgrade = getattr(module, "upgrade", None)
         if upgrade is None:
             raise MigrationLoadError(str(path), "it has no upgrade() function")
-        upgrade()
+        # A print() in upgrade() must not land in the plan's own output (JSON on stdout).
+        with redirect_stdout(io.StringIO()):
+            upgrade()
     except BluegreenError:
         raise
     except Exception as error:  # the revision's own code failed
@@ -200,7 +222,8 @@ def load_revision(path: Path) -> ModuleType:
         raise MigrationLoadError(str(path), "not a Python file")
     module = importlib.util.module_from_spec(spec)
     try:
-        spec.loader.exec_module(module)
+        with redirect_stdout(io.StringIO()):  # module-level print()s, as in upgrade()
+            spec.loader.exec_module(module)
     except SyntaxError as error:
         raise MigrationLoadError(f"{path}:{error.lineno}", f"syntax error: {error.msg}") from None
     except Exception as error:

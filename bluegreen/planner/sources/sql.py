@@ -16,6 +16,7 @@ from pglast.visitors import Visitor
 from bluegreen.errors import SqlSyntaxError
 from bluegreen.planner import ops
 from bluegreen.planner.schema import RawType
+from bluegreen.planner.sources import plpgsql
 
 _SUPPRESS = re.compile(r"bluegreen:\s*ignore\s+([\w\-, ]+)", re.IGNORECASE)
 AT = enums.AlterTableType
@@ -29,6 +30,45 @@ def suppressions(text: str) -> set[str]:
     for match in _SUPPRESS.finditer(text):
         found.update(r.strip().lower() for r in re.split(r"[,\s]+", match.group(1)) if r.strip())
     return found
+
+
+_GOOSE = re.compile(r"^[ \t]*--[ \t]*\+goose[ \t]+(\w+(?:[ \t]+\w+)?)",
+                    re.IGNORECASE | re.MULTILINE)
+_DBMATE = re.compile(r"^[ \t]*--[ \t]*migrate:(up|down)\b(.*)$", re.IGNORECASE | re.MULTILINE)
+
+
+def _blank(text: str, start: int, end: int) -> str:
+    """Spaces over text[start:end], newlines kept: lines and offsets stay where they were."""
+    return text[:start] + re.sub(r"[^\n]", " ", text[start:end]) + text[end:]
+
+
+def migration_file(text: str) -> tuple[str, bool | None]:
+    """The up part of a goose or dbmate migration file, and whether that tool runs it in
+    one transaction (None for plain SQL, run as psql would: statement by statement).
+
+    goose: ``-- +goose Up`` / ``-- +goose Down``, a transaction unless
+    ``-- +goose NO TRANSACTION``; dbmate: ``-- migrate:up`` / ``-- migrate:down``, a
+    transaction unless ``transaction:false``. The down part is blanked, not judged.
+    """
+    goose = list(_GOOSE.finditer(text))
+    if any(m.group(1).lower() == "up" for m in goose):
+        for marker in goose:
+            if marker.group(1).lower() == "down":
+                following = [m.start() for m in goose
+                             if m.start() > marker.start() and m.group(1).lower() == "up"]
+                text = _blank(text, marker.end(), following[0] if following else len(text))
+        no_tx = any(m.group(1).lower().replace(" ", "") == "notransaction" for m in goose)
+        return text, not no_tx
+    dbmate = list(_DBMATE.finditer(text))
+    if any(m.group(1).lower() == "up" for m in dbmate):
+        up = next(m for m in dbmate if m.group(1).lower() == "up")
+        for marker in dbmate:
+            if marker.group(1).lower() == "down":
+                following = [m.start() for m in dbmate
+                             if m.start() > marker.start() and m.group(1).lower() == "up"]
+                text = _blank(text, marker.end(), following[0] if following else len(text))
+        return text, "transaction:false" not in up.group(2).replace(" ", "").lower()
+    return text, None
 
 
 def _line_of(text: str, offset: int) -> int:
@@ -46,7 +86,7 @@ def _name(rangevar: ast.RangeVar) -> str:
 
 
 def _dotted(names) -> str:
-    parts = [n.sval for n in names]
+    parts = [n.sval if isinstance(n, ast.String) else _sql(n) for n in names]
     if len(parts) > 1 and parts[0] in ("public", "pg_catalog"):
         parts = parts[1:]
     return ".".join(parts)
@@ -75,28 +115,30 @@ def parse_sql(text: str, file: str, *, first_line: int = 1,
     try:
         raw = pglast.parse_sql(text)
     except pglast.parser.ParseError as error:
-        # ParseError's args are (message, cursor position as a byte offset).
+        # ParseError's args are (message, cursor position as a character offset).
         location = error.args[1] if len(error.args) > 1 else None
         line = first_line
         if isinstance(location, int):
-            line = _line_of(text.encode()[: max(location - 1, 0)].decode(errors="replace"),
-                            10**9) + first_line - 1
-        raise SqlSyntaxError(f"{file}:{line}",
-                             str(error.args[0] if error.args else error)) from None
+            line = _line_of(text, max(location - 1, 0)) + first_line - 1
+        # One line: the "near ..." part may quote a multi-line statement.
+        message = " ".join(str(error.args[0] if error.args else error).split())
+        if len(message) > 160:
+            message = message[:157] + "..."
+        raise SqlSyntaxError(f"{file}:{line}", message) from None
     statements: list[ops.Statement] = []
     previous_end = 0
-    encoded = text.encode()
     for raw_stmt in raw:
-        # pglast locations are byte offsets into the UTF-8 text.
+        # pglast gives locations as character offsets into ``text``.
         start = raw_stmt.stmt_location
-        length = raw_stmt.stmt_len or (len(encoded) - start)
+        length = raw_stmt.stmt_len or (len(text) - start)
         end = start + length
-        stmt_text = encoded[start:end].decode().strip()
-        leading = encoded[previous_end:start].decode()
-        body_start = start + (len(encoded[start:end]) - len(encoded[start:end].lstrip()))
-        line = _line_of(encoded[:body_start].decode(), len(encoded[:body_start].decode()))
+        body = text[start:end]
+        stmt_text = body.strip()
+        leading = text[previous_end:start]
+        body_start = start + (len(body) - len(body.lstrip()))
+        line = _line_of(text, body_start)
         # The comment directly after the statement's semicolon, on the same line, counts too.
-        tail = encoded[end:].decode().split("\n", 1)[0]
+        tail = text[end:].split("\n", 1)[0]
         leading = leading.split(";", 1)[-1] if previous_end else leading
         if previous_end:
             # What follows the previous statement on its own line belongs to that statement.
@@ -112,6 +154,7 @@ def parse_sql(text: str, file: str, *, first_line: int = 1,
             file=file, line=line + first_line - 1, sql=_strip_comments(stmt_text),
             ops=operations, suppressed=suppressed, in_transaction=in_transaction,
             in_transaction_before=before,
+            operation="do" if isinstance(raw_stmt.stmt, ast.DoStmt) else None,
         ))
     return statements
 
@@ -132,7 +175,8 @@ def _operations(node: ast.Node) -> Iterator[MigrateOperation]:
 # ---- columns and constraints --------------------------------------------------------------
 
 def _column(coldef: ast.ColumnDef) -> sa.Column:
-    spec = _type_spec(coldef.typeName)
+    # PARTITION OF t (b NOT NULL ...) names a column without its type.
+    spec = _type_spec(coldef.typeName) if coldef.typeName is not None else None
     kwargs: dict = {"nullable": True}
     info: dict = {}
     computed = identity = None
@@ -158,8 +202,14 @@ def _column(coldef: ast.ColumnDef) -> sa.Column:
             computed = sa.Computed(sa.text(_sql(constraint.raw_expr)), persisted=True)
         elif kind == CT.CONSTR_IDENTITY:
             identity = sa.Identity(always=constraint.generated_when == "a")
+    if computed is not None and identity is not None:
+        identity = None  # both: PostgreSQL refuses it when it runs; judge it as generated
     args = [a for a in (computed, identity) if a is not None]
-    return sa.Column(coldef.colname, RawType(spec), *args, info=info, **kwargs)
+    if args and "server_default" in kwargs:
+        # SQLAlchemy refuses a default beside IDENTITY / GENERATED (so does PostgreSQL).
+        info["bluegreen_default"] = kwargs.pop("server_default")
+    column_type = RawType(spec) if spec else sa.types.NullType()
+    return sa.Column(coldef.colname, column_type, *args, info=info, **kwargs)
 
 
 def _column_names(items) -> list[str]:
@@ -208,10 +258,12 @@ def _table_constraint(table: str, constraint: ast.Constraint) -> sa.Constraint |
     if kind == CT.CONSTR_CHECK:
         return sa.CheckConstraint(sa.text(_sql(constraint.raw_expr)), name=name)
     if kind == CT.CONSTR_FOREIGN:
+        local = _column_names(constraint.fk_attrs)
+        remote = _column_names(constraint.pk_attrs)
+        if len(remote) != len(local):  # REFERENCES t with no columns: t's primary key
+            remote = local or ["id"]
         fk = sa.ForeignKeyConstraint(
-            _column_names(constraint.fk_attrs),
-            [f"{_name(constraint.pktable)}.{c}" for c in _column_names(constraint.pk_attrs)]
-            or [f"{_name(constraint.pktable)}.id"], name=name)
+            local or remote, [f"{_name(constraint.pktable)}.{c}" for c in remote], name=name)
         fk.info["bluegreen_columns"] = _column_names(constraint.fk_attrs)
         fk.info["bluegreen_referred_table"] = _name(constraint.pktable)
         return fk
@@ -234,6 +286,8 @@ def _create_table(node: ast.CreateStmt) -> Iterator[MigrateOperation]:
                 items.append(constraint)
     op = aops.CreateTableOp(table, items)
     op.kw["bluegreen_partitioned"] = node.partspec is not None
+    if node.partbound is not None and node.inhRelations:
+        op.kw["bluegreen_partition_of"] = _name(node.inhRelations[0])
     yield op
 
 
@@ -271,6 +325,17 @@ def _alter_table(node: ast.AlterTableStmt) -> Iterator[MigrateOperation]:
         elif kind in (AT.AT_SetTableSpace, AT.AT_SetLogged, AT.AT_SetUnLogged,
                       AT.AT_SetAccessMethod):
             yield ops.RewriteTableOp(table, kind.name[3:])
+        elif kind in (AT.AT_AttachPartition, AT.AT_DetachPartition,
+                      AT.AT_DetachPartitionFinalize):
+            yield ops.PartitionOp(
+                table, _name(cmd.def_.name),
+                "attach" if kind == AT.AT_AttachPartition else "detach",
+                concurrently=bool(cmd.def_.concurrent),
+                finalize=kind == AT.AT_DetachPartitionFinalize)
+        elif kind.name.startswith(("AT_EnableTrig", "AT_DisableTrig", "AT_EnableAlwaysTrig",
+                                   "AT_EnableReplicaTrig")):
+            what = "disable trigger" if "Disable" in kind.name else "enable trigger"
+            yield ops.TriggerOp(table, what, cmd.name)
         else:
             yield ops.OtherStatementOp(f"ALTER TABLE {kind.name[3:]}", table)
 
@@ -283,9 +348,45 @@ def _rename(node: ast.RenameStmt) -> Iterator[MigrateOperation]:
         yield aops.AlterColumnOp(_name(node.relation), node.subname, modify_name=node.newname)
     elif kind == OT.OBJECT_INDEX:
         yield ops.RenameIndexOp(_name(node.relation), node.newname)
+    elif kind == OT.OBJECT_SCHEMA:
+        yield ops.MoveObjectOp("schema", node.subname, node.newname, "rename")
+    elif kind in _MOVABLE:
+        yield ops.MoveObjectOp(_MOVABLE[kind], _object_name(node), node.newname, "rename")
     else:
         table = _name(node.relation) if node.relation else None
         yield ops.OtherStatementOp(f"RENAME {kind.name[7:]}", table)
+
+
+# Objects blue names in its queries: renaming one or moving it to another schema breaks blue.
+_MOVABLE = {
+    OT.OBJECT_TABLE: "table", OT.OBJECT_VIEW: "view", OT.OBJECT_MATVIEW: "materialized view",
+    OT.OBJECT_TYPE: "type", OT.OBJECT_DOMAIN: "domain", OT.OBJECT_FUNCTION: "function",
+    OT.OBJECT_PROCEDURE: "procedure", OT.OBJECT_FOREIGN_TABLE: "foreign table",
+}  # Sequences are left out: defaults hold them by OID, and renaming one follows a table.
+
+
+def _object_name(node) -> str:
+    if getattr(node, "relation", None) is not None:
+        return _name(node.relation)
+    obj = node.object
+    if isinstance(obj, ast.ObjectWithArgs):
+        return _dotted(obj.objname)
+    if isinstance(obj, tuple):
+        return _dotted(obj)
+    if isinstance(obj, ast.String):
+        return obj.sval
+    return _sql(obj)
+
+
+def _set_schema(node: ast.AlterObjectSchemaStmt) -> Iterator[MigrateOperation]:
+    kind = _MOVABLE.get(node.objectType)
+    if kind is None:
+        yield ops.OtherStatementOp("AlterObjectSchemaStmt")
+        return
+    name = _object_name(node)
+    table = name if kind in ("table", "view", "materialized view", "foreign table") else None
+    yield ops.MoveObjectOp(kind, name, f"{node.newschema}.{name.split('.')[-1]}",
+                           "set schema", table_name=table)
 
 
 def _index(node: ast.IndexStmt) -> Iterator[MigrateOperation]:
@@ -297,6 +398,8 @@ def _index(node: ast.IndexStmt) -> Iterator[MigrateOperation]:
         op.kw["postgresql_where"] = _sql(node.whereClause)
     if node.if_not_exists:
         op.kw["if_not_exists"] = True
+    if not node.relation.inh:
+        op.kw["bluegreen_only"] = True  # ON ONLY: the partitioned parent alone, no build
     yield op
 
 
@@ -360,11 +463,156 @@ def _create_table_as(node: ast.CreateTableAsStmt) -> Iterator[MigrateOperation]:
 
 
 def _update(node: ast.UpdateStmt) -> Iterator[MigrateOperation]:
-    yield ops.DataChangeOp("update", _name(node.relation), node.whereClause is not None)
+    yield _data_change("update", node)
 
 
 def _delete(node: ast.DeleteStmt) -> Iterator[MigrateOperation]:
-    yield ops.DataChangeOp("delete", _name(node.relation), node.whereClause is not None)
+    yield _data_change("delete", node)
+
+
+def _data_change(kind: str, node) -> ops.DataChangeOp:
+    op = ops.DataChangeOp(kind, _name(node.relation), node.whereClause is not None,
+                          has_limit=_has_limit(node.whereClause))
+    op.bounded_by = _key_bounds(node.whereClause)
+    return op
+
+
+def _has_limit(where) -> bool:
+    """A WHERE that picks rows through a sub-select with LIMIT: one batch of a loop."""
+    if where is None:
+        return False
+    found = []
+
+    class _Limits(Visitor):
+        def visit_SelectStmt(self, ancestors, node):  # noqa: N802
+            if node.limitCount is not None:
+                found.append(node)
+
+    _Limits()(where)
+    return bool(found)
+
+
+def _key_bounds(where) -> list[str]:
+    """Columns the WHERE bounds to a few rows: ``col = constant``, ``col IN (constants)``
+    or a range between constants, in a conjunct. The caller checks they are keys."""
+    if where is None:
+        return []
+    if isinstance(where, ast.BoolExpr):
+        parts = [_key_bounds(arg) for arg in where.args]
+        if where.boolop == enums.BoolExprType.AND_EXPR:
+            return [c for p in parts for c in p]
+        if where.boolop == enums.BoolExprType.OR_EXPR and all(parts):
+            return parts[0]
+        return []
+    if isinstance(where, ast.A_Expr):
+        column = where.lexpr if isinstance(where.lexpr, ast.ColumnRef) else None
+        value = where.rexpr
+        if column is None and isinstance(where.rexpr, ast.ColumnRef):
+            column, value = where.rexpr, where.lexpr
+        if column is None or not isinstance(column.fields[-1], ast.String):
+            return []
+        name = column.fields[-1].sval
+        constant = (ast.A_Const, ast.ParamRef, ast.TypeCast)
+        op = where.name[-1].sval if where.name else ""
+        if where.kind == enums.A_Expr_Kind.AEXPR_OP and op == "=" and isinstance(value, constant):
+            return [name]
+        if where.kind == enums.A_Expr_Kind.AEXPR_IN and isinstance(value, tuple) and all(
+                isinstance(v, constant) for v in value):
+            return [name]
+        if where.kind in (enums.A_Expr_Kind.AEXPR_BETWEEN,):
+            return [name]
+    return []
+
+
+def _do_block(node: ast.DoStmt) -> Iterator[MigrateOperation]:
+    """The operations of the statements a DO block runs, each carrying its own SQL."""
+    language, body = plpgsql.do_body(node)
+    if language != "plpgsql":
+        yield ops.DynamicSqlOp(f"a DO block in {language}")
+        return
+    try:
+        inner = plpgsql.inner_statements(body)
+    except plpgsql.NotPlpgsql:
+        yield ops.DynamicSqlOp("a DO block whose body does not parse as PL/pgSQL")
+        return
+    produced = False
+    for statement in inner:
+        if statement.sql is None:
+            produced = True
+            yield ops.DynamicSqlOp(statement.what)
+            continue
+        try:
+            parsed = pglast.parse_sql(statement.sql)
+        except pglast.parser.ParseError:
+            produced = True
+            yield ops.DynamicSqlOp(f"a statement that does not parse: {statement.sql[:60]}")
+            continue
+        for raw in parsed:
+            text = statement.sql[raw.stmt_location: raw.stmt_location + (
+                raw.stmt_len or len(statement.sql))].strip()
+            for op in _operations(raw.stmt):
+                if isinstance(op, ops.OtherStatementOp) and op.kind in _READS:
+                    continue  # a SELECT or PERFORM inside the block changes nothing
+                op.bluegreen_sql = text
+                if isinstance(op, ops.DataChangeOp):
+                    op.in_loop, op.loop_commits = statement.in_loop, statement.loop_commits
+                produced = True
+                yield op
+    if not produced:
+        yield ops.OtherStatementOp("DO")  # reads and control flow only
+
+
+_READS = {"SelectStmt", "VariableShowStmt"}
+
+
+def _refresh(node: ast.RefreshMatViewStmt) -> Iterator[MigrateOperation]:
+    yield ops.RefreshMaterializedViewOp(_name(node.relation), bool(node.concurrent),
+                                        not node.skipData)
+
+
+def _create_domain(node: ast.CreateDomainStmt) -> Iterator[MigrateOperation]:
+    yield ops.CreateDomainOp(_dotted(node.domainname), _type_spec(node.typeName),
+                             bool(node.constraints))
+
+
+_DOMAIN_ACTIONS = {"C": "add_constraint", "V": "validate_constraint", "O": "set_not_null",
+                   "N": "drop_not_null", "X": "drop_constraint", "T": "default"}
+
+
+def _alter_domain(node: ast.AlterDomainStmt) -> Iterator[MigrateOperation]:
+    action = _DOMAIN_ACTIONS.get(node.subtype, "other")
+    if action == "default":
+        action = "set_default" if node.def_ is not None else "drop_default"
+    constraint = node.name
+    not_valid = False
+    if isinstance(node.def_, ast.Constraint):
+        constraint = node.def_.conname
+        not_valid = bool(node.def_.skip_validation)
+        if node.def_.contype == CT.CONSTR_NOTNULL:
+            action = "set_not_null"
+    yield ops.AlterDomainOp(_dotted(node.typeName), action, constraint, not_valid)
+
+
+def _function(node: ast.CreateFunctionStmt) -> Iterator[MigrateOperation]:
+    yield ops.CreateFunctionOp(_dotted(node.funcname), bool(node.replace))
+
+
+_LOCK_MODES = {1: "ACCESS SHARE", 2: "ROW SHARE", 3: "ROW EXCLUSIVE",
+               4: "SHARE UPDATE EXCLUSIVE", 5: "SHARE", 6: "SHARE ROW EXCLUSIVE",
+               7: "EXCLUSIVE", 8: "ACCESS EXCLUSIVE"}
+
+
+def _lock(node: ast.LockStmt) -> Iterator[MigrateOperation]:
+    for relation in node.relations:
+        yield ops.LockTableOp(_name(relation), _LOCK_MODES.get(node.mode, "ACCESS EXCLUSIVE"))
+
+
+def _trigger(node: ast.CreateTrigStmt) -> Iterator[MigrateOperation]:
+    yield ops.TriggerOp(_name(node.relation), "create trigger", node.trigname)
+
+
+def _rule(node: ast.RuleStmt) -> Iterator[MigrateOperation]:
+    yield ops.TriggerOp(_name(node.relation), "create rule", node.rulename)
 
 
 def _insert(node: ast.InsertStmt) -> Iterator[MigrateOperation]:
@@ -436,4 +684,13 @@ _HANDLERS = {
     "VacuumStmt": _vacuum,
     "ClusterStmt": _cluster,
     "ReindexStmt": _reindex,
+    "RefreshMatViewStmt": _refresh,
+    "CreateDomainStmt": _create_domain,
+    "AlterDomainStmt": _alter_domain,
+    "AlterObjectSchemaStmt": _set_schema,
+    "CreateTrigStmt": _trigger,
+    "CreateFunctionStmt": _function,
+    "LockStmt": _lock,
+    "RuleStmt": _rule,
+    "DoStmt": lambda node: _do_block(node),
 }

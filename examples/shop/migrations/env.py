@@ -13,9 +13,12 @@ def run_migrations_offline() -> None:
 
 
 def run_migrations_online() -> None:
+    # DDL gives way to the app instead of queueing it: a lock wait fails fast, and the
+    # deploy retries (bluegreen plan reads this line as "lock_timeout is set"). Set for the
+    # session at connect, so that no transaction is open before Alembic begins its own.
     connectable = engine_from_config(
         config.get_section(config.config_ini_section, {}), prefix="sqlalchemy.",
-        poolclass=pool.NullPool)
+        poolclass=pool.NullPool, connect_args={"options": "-c lock_timeout=2s"})
     with connectable.connect() as connection:
         context.configure(connection=connection, target_metadata=None)
         with context.begin_transaction():

@@ -58,6 +58,28 @@ CASES: dict[str, list[Case]] = {
              {"blocking": False}),
         Case("ALTER TABLE users ADD COLUMN x int; ALTER TABLE users ALTER COLUMN x TYPE text",
              False, {"phase": "expand"}),
+        # USING the column itself (or cast to the new type) is no USING at all.
+        Case("ALTER TABLE users ALTER COLUMN email TYPE text USING email::text", False,
+             {"blocking": False}),
+        Case("ALTER TABLE users ALTER COLUMN city TYPE text USING lower(city)", True,
+             {"blocking": True}),
+        # text -> citext keeps the table, but the indexes on the column are rebuilt.
+        Case("ALTER TABLE users ALTER COLUMN name TYPE citext", False, {"blocking": False}),
+        Case("ALTER TABLE users ALTER COLUMN email TYPE citext", True,
+             {"blocking": True, "phase": "expand"}),
+        # timestamp -> timestamptz: no rewrite in UTC (PostgreSQL 12+), still a new type.
+        Case("SET TimeZone = 'UTC'; ALTER TABLE users ALTER COLUMN created_at TYPE timestamptz",
+             True, {"blocking": False, "phase": "breaking"}),
+        Case("ALTER TABLE users ALTER COLUMN created_at TYPE timestamptz", True,
+             {"blocking": True, "phase": "breaking"}),
+        Case("SET TimeZone = 'UTC'; ALTER TABLE users ALTER COLUMN created_at TYPE timestamptz",
+             True, {"blocking": True}, pg_version=11),
+        # A domain over the same type: a relabel, unless it has constraints to check.
+        Case("CREATE DOMAIN years AS integer; ALTER TABLE users ALTER COLUMN age TYPE years",
+             False, {"blocking": False}),
+        Case("CREATE DOMAIN years AS integer CHECK (VALUE >= 0); "
+             "ALTER TABLE users ALTER COLUMN age TYPE years", True,
+             {"blocking": True, "phase": "contract"}),
     ],
     "renaming-column": [
         Case("ALTER TABLE users RENAME COLUMN email TO mail", True,
@@ -100,8 +122,15 @@ CASES: dict[str, list[Case]] = {
              {"phase": "contract", "blocking": False}),
         Case("ALTER TABLE users ALTER COLUMN age SET NOT NULL", True,
              {"phase": "contract", "blocking": True}, pg_version=11),
+        # A column added earlier in the migration: blue does not set it (breaking), and
+        # the check still scans the table.
         Case("ALTER TABLE users ADD COLUMN x int; ALTER TABLE users ALTER COLUMN x SET NOT NULL",
-             False, {"phase": "expand"}),
+             True, {"phase": "breaking", "blocking": True}),
+        Case("ALTER TABLE users ADD COLUMN x int DEFAULT 0; "
+             "ALTER TABLE users ALTER COLUMN x SET NOT NULL", True,
+             {"phase": "expand", "blocking": True}),
+        Case("CREATE TABLE t (x int); ALTER TABLE t ALTER COLUMN x SET NOT NULL", False,
+             {"phase": "expand", "blocking": False}),
     ],
     "adding-check-constraint": [
         Case("ALTER TABLE users ADD CONSTRAINT c CHECK (age > 0)", True,
@@ -127,7 +156,9 @@ CASES: dict[str, list[Case]] = {
              {"phase": "contract", "blocking": False}),
         Case("CREATE TABLE t (a int); ALTER TABLE t ADD CONSTRAINT u UNIQUE (a)", False,
              {"phase": "expand"}),
-        Case("ALTER TABLE users ADD COLUMN handle text UNIQUE", False, {"blocking": False}),
+        # No default: blue writes NULL (expand), but the index build reads every row.
+        Case("ALTER TABLE users ADD COLUMN handle text UNIQUE", True,
+             {"phase": "expand", "blocking": True}),
     ],
     "creating-index": [
         Case("CREATE INDEX users_name_idx ON users (name)", True,
@@ -141,6 +172,8 @@ CASES: dict[str, list[Case]] = {
     "concurrently-in-transaction": [
         Case("BEGIN; CREATE INDEX CONCURRENTLY users_name_idx ON users (name)", True, {}),
         Case("CREATE INDEX CONCURRENTLY users_name_idx ON users (name)", False, {}),
+        Case("DO $$ BEGIN EXECUTE 'CREATE INDEX CONCURRENTLY i ON users (name)'; END $$", True,
+             {"strategy": "manual"}),
     ],
     "dropping-index": [
         Case("DROP INDEX users_email_idx", True, {"phase": "contract"}),
@@ -180,7 +213,8 @@ CASES: dict[str, list[Case]] = {
         Case("CREATE TABLE t (at timestamptz)", False, {}),
     ],
     "unrecognized-statement": [
-        Case("DO $$ BEGIN PERFORM 1; END $$", True, {}),
+        Case("ALTER SYSTEM SET work_mem = '1GB'", True, {}),
+        Case("DO $$ BEGIN PERFORM 1; END $$", False, {"operation": "do"}),
         Case("COMMENT ON TABLE users IS 'people'", False, {}),
     ],
 }
@@ -244,3 +278,74 @@ DIALECT_CASES = [
                                   dialect=SQLITE)),
     ("sqlite-add-column", Case("ALTER TABLE users ADD COLUMN n int NOT NULL", False, {})),
 ]
+
+# Rules for what real migrations do beyond one statement per concern.
+CASES.update({
+    "lock-held-in-transaction": [
+        Case("BEGIN; ALTER TABLE users ADD CONSTRAINT c CHECK (age > 0) NOT VALID; "
+             "ALTER TABLE users VALIDATE CONSTRAINT c", True,
+             {"blocking": True, "blocking_alone": False}),
+        Case("BEGIN; ALTER TABLE users ADD COLUMN x int; UPDATE users SET x = 1", True,
+             {"blocking": True, "blocking_alone": True}),
+        Case("BEGIN; LOCK TABLE orders IN SHARE MODE; "
+             "ALTER TABLE users VALIDATE CONSTRAINT c", True,
+             {"blocking": True, "blocking_alone": False}),
+        Case("ALTER TABLE users ADD CONSTRAINT c CHECK (age > 0) NOT VALID; "
+             "ALTER TABLE users VALIDATE CONSTRAINT c", False, {"blocking": False}),
+        Case("BEGIN; CREATE TABLE t (a int); ALTER TABLE users VALIDATE CONSTRAINT c", False,
+             {"blocking": False}),
+    ],
+    "using-new-enum-value": [
+        Case("BEGIN; ALTER TYPE mood ADD VALUE 'calm'; "
+             "UPDATE users SET status = 'calm' WHERE id = 1", True, {"strategy": "manual"}),
+        Case("ALTER TYPE mood ADD VALUE 'calm'; UPDATE users SET status = 'calm' WHERE id = 1",
+             False, {"blocking": False}),
+    ],
+    "dynamic-sql": [
+        Case("DO $$ BEGIN EXECUTE format('ALTER TABLE %I ADD COLUMN x int', 'users'); END $$",
+             True, {"strategy": "manual"}),
+        Case("DO $$ BEGIN EXECUTE 'ALTER TABLE users ADD COLUMN x int'; END $$", False,
+             {"phase": "expand", "operation": "do"}),
+    ],
+    "refreshing-materialized-view": [
+        Case("REFRESH MATERIALIZED VIEW user_stats", True, {"blocking": True}),
+        Case("REFRESH MATERIALIZED VIEW CONCURRENTLY user_stats", False, {"blocking": False}),
+    ],
+    "detaching-partition": [
+        Case("ALTER TABLE orders DETACH PARTITION orders_2020", True, {"phase": "contract"}),
+        Case("CREATE TABLE p (id int) PARTITION BY RANGE (id); "
+             "ALTER TABLE p DETACH PARTITION p1", False, {"phase": "expand"}),
+    ],
+    "attaching-partition": [
+        Case("ALTER TABLE orders ATTACH PARTITION orders_2020 FOR VALUES FROM (1) TO (2)", True,
+             {"blocking": True}),
+        Case("CREATE TABLE o2 (id bigint); "
+             "ALTER TABLE orders ATTACH PARTITION o2 FOR VALUES FROM (1) TO (2)", False,
+             {"blocking": False}),
+    ],
+    "altering-domain": [
+        Case("ALTER DOMAIN posint ADD CONSTRAINT pos CHECK (VALUE > 0)", True,
+             {"phase": "contract", "blocking": True}),
+        Case("ALTER DOMAIN posint ADD CONSTRAINT pos CHECK (VALUE > 0) NOT VALID", True,
+             {"phase": "contract", "blocking": False}),
+        Case("CREATE DOMAIN d AS int; ALTER DOMAIN d ADD CONSTRAINT pos CHECK (VALUE > 0)",
+             False, {"blocking": False}),
+    ],
+    "renaming-schema": [
+        Case("ALTER TABLE users SET SCHEMA archive", True,
+             {"phase": "breaking", "strategy": "expand-contract"}),
+        Case("ALTER SCHEMA app RENAME TO app2", True, {"phase": "breaking"}),
+        Case("CREATE TABLE t (id int); ALTER TABLE t SET SCHEMA archive", False,
+             {"phase": "expand"}),
+    ],
+    "renaming-object": [
+        Case("ALTER TYPE mood RENAME TO feeling", True, {"phase": "breaking"}),
+        Case("CREATE TYPE m2 AS ENUM ('a'); ALTER TYPE m2 RENAME TO m3", False,
+             {"phase": "expand"}),
+    ],
+    "changing-triggers": [
+        Case("ALTER TABLE users DISABLE TRIGGER ALL", True, {"phase": "expand"}),
+        Case("CREATE TABLE t (id int); CREATE TRIGGER tr BEFORE INSERT ON t FOR EACH ROW "
+             "EXECUTE FUNCTION f()", False, {"blocking": False}),
+    ],
+})

@@ -1,0 +1,172 @@
+"""What an engine provides to the engine-neutral algorithms in bluegreen.core.
+
+An engine owns one database connection and everything that differs between databases: how
+a statement runs under a lock timeout, how locks and errors look, where state lives, and
+how the copier and the switch run there. Driver exceptions become bluegreen errors here,
+never above: ``LockBusy`` (retry later) or ``StepFailed`` (stop, with the server's reason).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from bluegreen.core.apply.model import StepSpec
+from bluegreen.core.apply.store import ApplyStore
+from bluegreen.errors import BluegreenError
+from bluegreen.planner.model import Batch, Target
+from bluegreen.planner.schema import Schema
+
+
+class StepFailed(BluegreenError):
+    """A statement failed for a reason other than a lock wait: nothing of its transaction
+    stayed."""
+
+
+class ApplyBusy(BluegreenError):
+    def __init__(self, holder: str) -> None:
+        super().__init__(f"another bluegreen apply or revert is running on this database "
+                         f"({holder}); wait for it to finish, or stop it, then run this again")
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What an engine can do; the algorithms ask instead of checking names."""
+
+    concurrent_index: bool  # CREATE INDEX CONCURRENTLY (no write lock for the build)
+    transactional_ddl: bool
+    lock_timeout: bool  # a per-statement lock wait limit (else a busy timeout)
+    throttle_signals: bool  # replica lag, active sessions, a throttle query
+
+
+class Pacer(Protocol):
+    """Throttle and chunk sizing for a batched step: ``wait`` before each range, ``observe``
+    after it; ``size`` is the next range's row count."""
+
+    size: int
+
+    def wait(self, rows: int) -> None: ...
+
+    def observe(self, rows: int, seconds: float) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class ApplyEngine(Protocol):
+    """The operations bluegreen apply and revert need from a database."""
+
+    dialect: str
+    capabilities: Capabilities
+    store: ApplyStore
+
+    def close(self) -> None: ...
+
+    def apply_lock(self) -> AbstractContextManager[None]:
+        """One apply or revert per database at a time; ApplyBusy names the holder."""
+        ...
+
+    def load_schema(self) -> tuple[Schema, Target]: ...
+
+    def render_step(self, step: StepSpec, lock_timeout_ms: int) -> str:
+        """The step as a script a person can paste into the database's shell; what
+        --dry-run prints and what the step's record keeps."""
+        ...
+
+    def transaction(self, lock_timeout_ms: int, settings: Sequence[str]
+                    ) -> AbstractContextManager[None]:
+        """One transaction whose lock waits end after ``lock_timeout_ms`` (LockBusy)."""
+        ...
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int: ...
+
+    def scalar(self, sql: str, params: Sequence[Any] = ()) -> Any: ...
+
+    def run_outside_transaction(self, sql: str, lock_timeout_ms: int,
+                                settings: Sequence[str]) -> None: ...
+
+    def already_done(self, sql: str) -> bool:
+        """Whether a statement that runs outside a transaction already took effect (a valid
+        index of that name, an enum value that exists): a run killed before its record."""
+        ...
+
+    def clear_failed_build(self, sql: str) -> str | None:
+        """Before (re)running ``sql``: drop what a killed or failed run of it left (an
+        INVALID index); returns what was dropped."""
+        ...
+
+    # batches in primary-key ranges
+    def key_types(self, table: str, key: Sequence[str]) -> list[str]: ...
+
+    def max_key(self, table: str, key: Sequence[str], types: Sequence[str]) -> list | None: ...
+
+    def next_boundary(self, table: str, key: Sequence[str], types: Sequence[str],
+                      lo: list | None, last: list, rows: int) -> list | None: ...
+
+    def range_statement(self, batch: Batch, types: Sequence[str], has_lo: bool) -> str: ...
+
+    def row_estimate(self, table: str) -> int | None: ...
+
+    def pacer(self, throttle: Any, chunk_rows: int | None) -> Pacer: ...
+
+    # shadow copies: the copier and the switch
+    def copy_table(self, table: str, alter: str, options: Any,
+                   on_progress: Callable[[Any], None], on_event: Callable[[str], None]
+                   ) -> None: ...
+
+    def copy_state(self, table: str) -> str | None: ...
+
+    def cutover_tables(self, tables: Sequence[str], lock_timeout_ms: int, retries: int,
+                       on_event: Callable[[str], None]) -> float: ...
+
+    def rollback_tables(self, tables: Sequence[str], lock_timeout_ms: int, retries: int,
+                        on_event: Callable[[str], None]) -> float | None:
+        """Roll back the tables still cut over; how long writes were blocked (ms)."""
+        ...
+
+    def abort_copy(self, table: str) -> None: ...
+
+    def finish_tables(self, tables: Sequence[str], lock_timeout_ms: int) -> None: ...
+
+    # the app's own Alembic version table
+    def app_heads(self, version_table: str, version_schema: str | None) -> list[str]: ...
+
+    def stamp(self, versions_dir: Path, revision: str, version_table: str,
+              version_schema: str | None) -> None: ...
+
+
+def alembic_heads(sqlalchemy_url: Any, version_table: str, version_schema: str | None
+                  ) -> list[str]:
+    """The revisions in an app's Alembic version table (none when it has no table)."""
+    import sqlalchemy as sa
+    from alembic.runtime.migration import MigrationContext
+
+    engine = sa.create_engine(sqlalchemy_url)
+    try:
+        with engine.connect() as connection:
+            context = MigrationContext.configure(connection, opts={
+                "version_table": version_table, "version_table_schema": version_schema})
+            return list(context.get_current_heads())
+    finally:
+        engine.dispose()
+
+
+def alembic_stamp(sqlalchemy_url: Any, versions_dir: Path, revision: str, version_table: str,
+                  version_schema: str | None) -> None:
+    """Stamp an app's Alembic version table (creating it if needed), as `alembic stamp`."""
+    import sqlalchemy as sa
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory(str(versions_dir), version_locations=[str(versions_dir)])
+    engine = sa.create_engine(sqlalchemy_url)
+    try:
+        with engine.begin() as connection:
+            context = MigrationContext.configure(connection, opts={
+                "version_table": version_table, "version_table_schema": version_schema})
+            context.stamp(script, revision)
+    finally:
+        engine.dispose()
+

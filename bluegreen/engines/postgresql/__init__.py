@@ -1,0 +1,1 @@
+"""PostgreSQL (psycopg 3): the first engine."""

@@ -1,0 +1,480 @@
+"""PostgreSQL's side of bluegreen apply and revert: lock_timeout, transactions, CONCURRENTLY
+and the INVALID indexes it can leave, key ranges, the advisory lock, and the copier and
+switch for shadow copies."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import socket
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from pglast import ast
+from pglast.stream import RawStream
+from psycopg import sql
+from psycopg.rows import dict_row
+
+from bluegreen import dialects
+from bluegreen.core.apply import sqltext
+from bluegreen.core.apply.model import Kind, StepSpec
+from bluegreen.core.apply.store import ApplyStore
+from bluegreen.engines.base import (
+    ApplyBusy,
+    Capabilities,
+    StepFailed,
+    alembic_heads,
+    alembic_stamp,
+)
+from bluegreen.errors import BluegreenError, LockBusy
+from bluegreen.planner.model import Batch, Target
+from bluegreen.planner.schema import Schema
+
+# One apply or revert per database: pg_try_advisory_lock(APPLY_LOCK_CLASS, APPLY_LOCK_ID).
+APPLY_LOCK_CLASS, APPLY_LOCK_ID = 0x6267, 0x61707079  # "bg", "appy"
+_LOCK_ERRORS = (psycopg.errors.LockNotAvailable, psycopg.errors.DeadlockDetected)
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+class _Db:
+    """The apply store's view of the connection."""
+
+    prefix = "bluegreen."
+    now = "now()"
+
+    def __init__(self, conn: psycopg.Connection) -> None:
+        self.conn = conn
+
+    def rows(self, query: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        with self.conn.cursor(row_factory=dict_row) as cur:
+            return cur.execute(query.replace("?", "%s"), params).fetchall()
+
+    def run(self, query: str, params: Sequence[Any] = ()) -> int:
+        return self.conn.execute(query.replace("?", "%s"), params).rowcount
+
+    def transaction(self):
+        return self.conn.transaction()
+
+
+class _Pacer:
+    """The copier's throttle (rows per second, replica lag, active sessions, a throttle
+    query) and chunk sizer, for a batched step."""
+
+    def __init__(self, url: str, throttle: Any, chunk_rows: int | None) -> None:
+        import threading
+
+        from bluegreen.copier.throttle import ChunkSizer, Throttle, ThrottleSettings
+
+        self.stop = threading.Event()
+        self.sizer = ChunkSizer(chunk_rows or 1000, fixed=chunk_rows is not None,
+                                high=50_000)
+        self.throttle = Throttle(url, throttle or ThrottleSettings(), lambda conn: None)
+        self.throttle.start()
+
+    @property
+    def size(self) -> int:
+        return self.sizer.size
+
+    def wait(self, rows: int) -> None:
+        self.throttle.wait(self.stop, rows=rows)
+
+    def observe(self, rows: int, seconds: float) -> None:
+        self.sizer.observe(rows, seconds)
+
+    def close(self) -> None:
+        self.stop.set()
+        self.throttle.stop()
+
+
+class PostgresApply:
+    """An ApplyEngine on one autocommit psycopg connection."""
+
+    dialect = "postgresql"
+    capabilities = Capabilities(concurrent_index=True, transactional_ddl=True,
+                                lock_timeout=True, throttle_signals=True)
+
+    def __init__(self, url: str) -> None:
+        from bluegreen.state import StateStore
+
+        self.url = url
+        self.libpq = dialects.libpq_url(url)
+        name = f"bluegreen-apply {socket.gethostname()}"[:63]
+        self.conn = dialects.pg_connect(url, name)
+        try:
+            StateStore(self.conn).check_initialized()
+        except BaseException:
+            self.conn.close()
+            raise
+        self.store = ApplyStore(_Db(self.conn))
+
+    def close(self) -> None:
+        self.conn.close()
+
+    # ---- one apply at a time ---------------------------------------------------------------
+
+    @contextmanager
+    def apply_lock(self) -> Iterator[None]:
+        got = self.conn.execute("SELECT pg_try_advisory_lock(%s, %s)",
+                                (APPLY_LOCK_CLASS, APPLY_LOCK_ID)).fetchone()[0]
+        if not got:
+            raise ApplyBusy(self._holder())
+        try:
+            yield
+        finally:
+            if not self.conn.closed and not self.conn.broken:
+                self.conn.execute("SELECT pg_advisory_unlock(%s, %s)",
+                                  (APPLY_LOCK_CLASS, APPLY_LOCK_ID))
+
+    def _holder(self) -> str:
+        row = self.conn.execute(
+            "SELECT a.pid, a.application_name, host(a.client_addr), a.backend_start "
+            "FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = "
+            "'advisory' AND l.classid = %s AND l.objid = %s AND l.granted",
+            (APPLY_LOCK_CLASS, APPLY_LOCK_ID)).fetchone()
+        if row is None:
+            return "it has just finished"
+        pid, app, addr, since = row
+        host = app.split(" ", 1)[1] if app and " " in app else (addr or "a local socket")
+        return f"server pid {pid}, bluegreen on host {host}, since " \
+               f"{since:%Y-%m-%d %H:%M:%S %Z}".rstrip()
+
+    # ---- the schema the plan is judged against --------------------------------------------
+
+    def load_schema(self) -> tuple[Schema, Target]:
+        from bluegreen.dialects import postgresql
+
+        with dialects.connect(self.url) as conn:
+            schema = postgresql.introspect(conn)
+            version = postgresql.server_version(conn)
+        schema.description = f"the database at {dialects.redact(self.url)}"
+        return schema, Target("postgresql", version, "database")
+
+    # ---- running statements ---------------------------------------------------------------
+
+    def render_step(self, step: StepSpec, lock_timeout_ms: int) -> str:
+        timeout = f"'{int(lock_timeout_ms)}ms'"
+        statements = [s.rstrip().rstrip(";") + ";" for s in step.statements]
+        if step.kind is Kind.SQL:
+            return "\n".join(["BEGIN;", f"SET LOCAL lock_timeout = {timeout};",
+                              *[sqltext.local(s) + ";" for s in step.settings],
+                              *statements, "COMMIT;"])
+        if step.kind is Kind.CONCURRENT:
+            names = [sqltext.setting(sqltext.split(s)[0].node)[0] for s in step.settings]
+            if sqltext.waits_harmlessly(sqltext.split(step.statements[0])[0].node):
+                # Its waits block no read or write: it waits as long as it takes.
+                timeout = "0"
+            return "\n".join([f"SET lock_timeout = {timeout};",
+                              *[s.rstrip(";") + ";" for s in step.settings], *statements,
+                              "RESET lock_timeout;", *[f"RESET {n};" for n in names]])
+        if step.kind is Kind.BATCH:
+            assert step.batch is not None
+            keys = ", ".join(step.batch.key)
+            return "\n".join([
+                f"-- in primary-key ranges ({keys}) > (:lo) AND <= (:hi) of about 1000 rows, "
+                "each its own transaction, throttled, up to the largest key at the start:",
+                "BEGIN;", f"SET LOCAL lock_timeout = {timeout};",
+                *[sqltext.local(s) + ";" for s in step.settings],
+                self._range_sql(step.batch, None, True) + ";", "COMMIT;"])
+        tables = " ".join(shlex.quote(t) for t in step.tables)
+        if step.kind is Kind.COPY:
+            return (f"-- bluegreen copy {tables} --alter {shlex.quote(step.alter or '')}\n"
+                    "-- (a shadow copy, then verify; `bluegreen copy --dry-run` prints its SQL)")
+        if step.kind is Kind.CUTOVER:
+            return (f"-- bluegreen cutover {tables} --lock-timeout {int(lock_timeout_ms)}\n"
+                    "-- (one transaction; `bluegreen cutover --dry-run` prints its SQL)")
+        return f"-- bluegreen finish {tables}"
+
+    @contextmanager
+    def transaction(self, lock_timeout_ms: int, settings: Sequence[str]) -> Iterator[None]:
+        try:
+            with self.conn.transaction():
+                self.conn.execute(f"SET LOCAL lock_timeout = {int(lock_timeout_ms)}")
+                for setting in settings:
+                    self.conn.execute(sqltext.local(setting))
+                yield
+        except _LOCK_ERRORS:
+            raise LockBusy() from None
+        except psycopg.OperationalError:
+            raise
+        except psycopg.Error as error:
+            raise StepFailed(_first_line(error)) from None
+
+    def execute(self, statement: str, params: Sequence[Any] = ()) -> int:
+        cursor = self.conn.execute(statement, params or None)
+        return cursor.rowcount
+
+    def scalar(self, query: str, params: Sequence[Any] = ()) -> Any:
+        try:
+            row = self.conn.execute(query, params or None).fetchone()
+        except psycopg.OperationalError:
+            raise
+        except psycopg.Error as error:
+            raise StepFailed(_first_line(error)) from None
+        return row[0] if row else None
+
+    def run_outside_transaction(self, statement: str, lock_timeout_ms: int,
+                                settings: Sequence[str]) -> None:
+        names = []
+        try:
+            self.conn.execute(f"SET lock_timeout = {int(lock_timeout_ms)}")
+            for setting in settings:
+                self.conn.execute(setting)
+                names.append(sqltext.setting(sqltext.split(setting)[0].node)[0])
+            self.conn.execute(statement)
+        except _LOCK_ERRORS:
+            raise LockBusy() from None
+        except psycopg.OperationalError:
+            raise
+        except psycopg.Error as error:
+            raise StepFailed(_first_line(error)) from None
+        finally:
+            if not self.conn.broken:
+                self.conn.execute("RESET lock_timeout")
+                for name in names:
+                    self.conn.execute(sql.SQL("RESET {}").format(sql.Identifier(name)))
+
+    def _index_state(self, node: ast.IndexStmt) -> bool | None:
+        """None: no index of that name; else whether it is valid."""
+        name = sql.Identifier(*([node.relation.schemaname] if node.relation.schemaname
+                                else []), node.idxname).as_string(self.conn)
+        row = self.conn.execute("SELECT x.indisvalid FROM pg_index x WHERE x.indexrelid = "
+                                "to_regclass(%s)", (name,)).fetchone()
+        return None if row is None else bool(row[0])
+
+    def already_done(self, statement: str) -> bool:
+        node = sqltext.split(statement)[0].node
+        if isinstance(node, ast.IndexStmt) and node.idxname:
+            return self._index_state(node) is True
+        if isinstance(node, ast.AlterEnumStmt) and node.oldVal is None:
+            name = ".".join(sql.Identifier(n.sval).as_string(self.conn) for n in node.typeName)
+            return bool(self.conn.execute(
+                "SELECT EXISTS (SELECT 1 FROM pg_enum WHERE enumtypid = to_regtype(%s) AND "
+                "enumlabel = %s)", (name, node.newVal)).fetchone()[0])
+        return False
+
+    def clear_failed_build(self, statement: str) -> str | None:
+        node = sqltext.split(statement)[0].node
+        if isinstance(node, ast.IndexStmt) and node.idxname and \
+                self._index_state(node) is False:
+            name = sql.Identifier(*([node.relation.schemaname] if node.relation.schemaname
+                                    else []), node.idxname)
+            self.run_outside_transaction(
+                sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(name).as_string(
+                    self.conn), 60_000, ())
+            return f"the index {node.idxname}"
+        return None
+
+    # ---- batches ----------------------------------------------------------------------------
+
+    def _ref(self, table: str):
+        from bluegreen.copier.tables import TableRef
+
+        return TableRef.parse(table)
+
+    def key_types(self, table: str, key: Sequence[str]) -> list[str]:
+        ref = self._ref(table)
+        rows = dict(self.conn.execute(
+            "SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a "
+            "WHERE a.attrelid = to_regclass(%s) AND a.attnum > 0 AND NOT a.attisdropped",
+            (ref.ident.as_string(self.conn),)).fetchall())
+        missing = [k for k in key if k not in rows]
+        if missing:
+            raise StepFailed(f"{table} has no column {', '.join(missing)} (its primary key "
+                             "when the migration was planned): was it changed meanwhile?")
+        return [rows[k] for k in key]
+
+    def max_key(self, table: str, key: Sequence[str], types: Sequence[str]) -> list | None:
+        from bluegreen.copier import chunks
+
+        row = self.conn.execute(chunks.max_key(self._ref(table),
+                                               chunks.KeySet(list(key), list(types)))
+                                ).fetchone()
+        return _jsonable(row)
+
+    def next_boundary(self, table: str, key: Sequence[str], types: Sequence[str],
+                      lo: list | None, last: list, rows: int) -> list | None:
+        from bluegreen.copier import chunks
+
+        query = chunks.next_boundary(self._ref(table), chunks.KeySet(list(key), list(types)),
+                                     lo is not None)
+        row = self.conn.execute(query, [*(lo or []), *last, max(rows, 1) - 1]).fetchone()
+        return _jsonable(row)
+
+    def _range_sql(self, batch: Batch, types: Sequence[str] | None, has_lo: bool) -> str:
+        """The batch's statement limited to one key range; with ``types`` None, the range
+        bounds are psql variables (:lo / :hi) for a person to fill in."""
+        node = sqltext.split(batch.statement)[0].node
+        if not isinstance(node, ast.UpdateStmt | ast.DeleteStmt):
+            raise StepFailed(f"a batched step must be an UPDATE or DELETE: {batch.statement}")
+        where = node.whereClause
+        node.whereClause = None
+        node.returningClause = None
+        head = RawStream()(node)
+        alias = node.relation.alias.aliasname if node.relation.alias else None
+        target = sql.Identifier(alias or node.relation.relname).as_string(self.conn)
+        columns = ", ".join(f"{target}.{sql.Identifier(k).as_string(self.conn)}"
+                            for k in batch.key)
+        if types is None:
+            low = ", ".join(f":'lo_{k}'" for k in batch.key)
+            high = ", ".join(f":'hi_{k}'" for k in batch.key)
+        else:
+            head = head.replace("%", "%%")
+            low = high = ", ".join(f"%s::{t}" for t in types)
+        condition = f"({columns}) <= ({high})"
+        if has_lo:
+            condition = f"({columns}) > ({low}) AND {condition}"
+        if where is not None:
+            text = RawStream()(where)
+            condition = f"({text.replace('%', '%%') if types is not None else text}) AND " \
+                        f"{condition}"
+        return f"{head} WHERE {condition}"
+
+    def range_statement(self, batch: Batch, types: Sequence[str], has_lo: bool) -> str:
+        return self._range_sql(batch, types, has_lo)
+
+    def row_estimate(self, table: str) -> int | None:
+        row = self.conn.execute("SELECT reltuples::bigint FROM pg_class WHERE oid = "
+                                "to_regclass(%s)",
+                                (self._ref(table).ident.as_string(self.conn),)).fetchone()
+        return int(row[0]) if row and row[0] is not None and row[0] >= 0 else None
+
+    def pacer(self, throttle: Any, chunk_rows: int | None) -> _Pacer:
+        return _Pacer(self.libpq, throttle, chunk_rows)
+
+    # ---- shadow copies ------------------------------------------------------------------------
+
+    @contextmanager
+    def _copier_store(self, name: str):
+        from bluegreen.state import StateStore
+
+        with dialects.pg_connect(self.url, name) as conn:
+            store = StateStore(conn)
+            store.check_initialized()
+            yield conn, store
+
+    def _active(self, store, table: str):
+        return store.active(self._ref(table).key)
+
+    def copy_state(self, table: str) -> str | None:
+        with self._copier_store("bluegreen-apply") as (_, store):
+            record = self._active(store, table)
+            return record.state if record else None
+
+    def copy_table(self, table: str, alter: str, options: Any,
+                   on_progress: Callable[[Any], None], on_event: Callable[[str], None]) -> None:
+        from bluegreen.copier.runner import Copier, CopyOptions, open_migration
+        from bluegreen.copier.verify import verify
+
+        with self._copier_store("bluegreen-apply") as (_, store):
+            record = self._active(store, table)
+        if record is not None and record.alter_sql.strip() != alter.strip():
+            raise StepFailed(f"{table} already has a bluegreen copy with --alter "
+                             f"{record.alter_sql!r}, which this migration did not start; "
+                             f"finish or `bluegreen abort {table}` it first")
+        if record is not None and record.state in ("cut_over", "finished"):
+            return
+        Copier(self.url, table, None if record else alter, options or CopyOptions(),
+               on_progress=on_progress, on_event=on_event).run()
+        with self._copier_store("bluegreen-verify") as (conn, store):
+            record = self._active(store, table)
+            result = verify(conn, open_migration(conn, record), repair=True)
+            if result.differing:
+                on_event(f"verify re-synced {result.repaired_keys} keys of {table}")
+                if verify(conn, open_migration(conn, record)).differing:
+                    raise StepFailed(f"{table}: the shadow still differs from the live table "
+                                     "after a repair; run `bluegreen verify "
+                                     f"{table}` and look at the ranges it lists")
+
+    def cutover_tables(self, tables: Sequence[str], lock_timeout_ms: int, retries: int,
+                       on_event: Callable[[str], None]) -> float:
+        from bluegreen.cutover import switch, validate
+
+        with self._copier_store("bluegreen-cutover") as (conn, store):
+            records = [self._active(store, t) for t in tables]
+            if all(r is not None and r.state == "cut_over" for r in records):
+                for record in records:  # killed after the commit: validate what is pending
+                    for item in record.detail.get("pending_validation", []):
+                        validate(conn, item)  # a constraint OID (or an older SQL string)
+                    store.update(record, detail=json.dumps(
+                        dict(record.detail, pending_validation=[])))
+                return 0.0
+            return switch(conn, store, list(tables), "cutover", lock_timeout_ms=lock_timeout_ms,
+                          retries=retries, on_event=on_event).lock_ms
+
+    def rollback_tables(self, tables: Sequence[str], lock_timeout_ms: int, retries: int,
+                        on_event: Callable[[str], None]) -> float | None:
+        from bluegreen.cutover import switch
+
+        with self._copier_store("bluegreen-rollback") as (conn, store):
+            records = [self._active(store, t) for t in tables]
+            cut = [r.table_name for r in records if r is not None and r.state == "cut_over"]
+            if not cut:
+                return None
+            return switch(conn, store, cut, "rollback", lock_timeout_ms=lock_timeout_ms,
+                          retries=retries, on_event=on_event).lock_ms
+
+    def abort_copy(self, table: str) -> None:
+        import time
+
+        from bluegreen.copier import capture
+        from bluegreen.copier.runner import names_for
+        from bluegreen.copier.tables import TableRef
+
+        with self._copier_store("bluegreen-abort") as (conn, store):
+            record = self._active(store, table)
+            if record is None:
+                return
+            states = ("copying", "synced", "rolled_back")
+            if record.state not in states:
+                raise BluegreenError(f"{table} is {record.state}; roll it back first")
+            ref = TableRef.parse(record.table_name)
+            shadow, _, queue = names_for(ref, record.id)
+            statements = capture.drop_ddl(ref, queue) + [
+                sql.SQL("DROP TABLE IF EXISTS {}").format(shadow.ident),
+                sql.SQL("DROP TABLE IF EXISTS {}").format(
+                    sql.Identifier("bluegreen", f"unsynced_{record.id}"))]
+            for attempt in range(20):
+                try:
+                    with conn.transaction():
+                        conn.execute("SET LOCAL lock_timeout = 2000")
+                        for statement in statements:
+                            conn.execute(statement)
+                        conn.execute("DELETE FROM bluegreen.chunks WHERE migration_id = %s",
+                                     (record.id,))
+                        store.transition(record, states, "aborted", "abort",
+                                         finished_at=conn.execute("SELECT now()"
+                                                                  ).fetchone()[0])
+                    return
+                except _LOCK_ERRORS:
+                    time.sleep(min(5.0, 0.2 * 2 ** attempt))
+            raise LockBusy()
+
+    def finish_tables(self, tables: Sequence[str], lock_timeout_ms: int) -> None:
+        from bluegreen.cutover import finish
+
+        with self._copier_store("bluegreen-finish") as (conn, store):
+            records = [self._active(store, t) for t in tables]
+            cut = [r.table_name for r in records if r is not None and r.state == "cut_over"]
+            if cut:
+                finish(conn, store, cut, lock_timeout_ms=lock_timeout_ms)
+
+    # ---- the app's Alembic version table -----------------------------------------------------
+
+    def app_heads(self, version_table: str, version_schema: str | None) -> list[str]:
+        return alembic_heads(dialects.sqlalchemy_url(self.url), version_table, version_schema)
+
+    def stamp(self, versions_dir: Path, revision: str, version_table: str,
+              version_schema: str | None) -> None:
+        alembic_stamp(dialects.sqlalchemy_url(self.url), versions_dir, revision,
+                      version_table, version_schema)
+
+
+def _jsonable(row: Any) -> list | None:
+    return json.loads(json.dumps(list(row), default=str)) if row else None

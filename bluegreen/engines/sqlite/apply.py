@@ -1,0 +1,375 @@
+"""SQLite's side of bluegreen apply and revert: one writer at a time (BEGIN IMMEDIATE with a
+busy timeout is the lock timeout), no CONCURRENTLY, a lock row instead of an advisory lock,
+and the table rebuild where SQLite's ALTER TABLE cannot make a change."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import socket
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from bluegreen import dialects
+from bluegreen.core.apply import sqltext
+from bluegreen.core.apply.model import Kind, StepSpec
+from bluegreen.core.apply.store import ApplyStore
+from bluegreen.engines.base import (
+    ApplyBusy,
+    Capabilities,
+    StepFailed,
+    alembic_heads,
+    alembic_stamp,
+)
+from bluegreen.errors import LockBusy
+from bluegreen.planner.model import Batch, Target
+from bluegreen.planner.schema import Schema
+
+_NOW = "strftime('%Y-%m-%dT%H:%M:%f+00:00', 'now')"
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _busy(error: sqlite3.Error) -> bool:
+    text = str(error).lower()
+    return "locked" in text or "busy" in text
+
+
+class _Db:
+    prefix = "bluegreen_"
+    now = _NOW
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def rows(self, query: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        cursor = self.conn.execute(query, tuple(params))
+        names = [d[0] for d in cursor.description or ()]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+    def run(self, query: str, params: Sequence[Any] = ()) -> int:
+        return self.conn.execute(query, tuple(params)).rowcount
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
+
+class _Pacer:
+    """Rows per second and chunk size; SQLite has no other signals to throttle on."""
+
+    def __init__(self, throttle: Any, chunk_rows: int | None) -> None:
+        from bluegreen.copier.throttle import ChunkSizer, TokenBucket
+
+        self.stop = threading.Event()
+        self.sizer = ChunkSizer(chunk_rows or 1000, fixed=chunk_rows is not None,
+                                high=50_000)
+        self.bucket = TokenBucket(getattr(throttle, "max_rows_per_second", None))
+
+    @property
+    def size(self) -> int:
+        return self.sizer.size
+
+    def wait(self, rows: int) -> None:
+        self.bucket.take(rows, self.stop)
+
+    def observe(self, rows: int, seconds: float) -> None:
+        self.sizer.observe(rows, seconds)
+
+    def close(self) -> None:
+        self.stop.set()
+
+
+class SqliteApply:
+    """An ApplyEngine on one SQLite connection (autocommit; transactions explicit)."""
+
+    dialect = "sqlite"
+    capabilities = Capabilities(concurrent_index=False, transactional_ddl=True,
+                                lock_timeout=False, throttle_signals=False)
+
+    def __init__(self, url: str) -> None:
+        from bluegreen.dialects.sqlite import SqliteState, connect
+
+        self.url = url
+        self.conn = connect(url)
+        try:
+            SqliteState(self.conn).check_initialized()
+        except BaseException:
+            self.conn.close()
+            raise
+        self.store = ApplyStore(_Db(self.conn))
+
+    def close(self) -> None:
+        self.conn.close()
+
+    # ---- one apply at a time ---------------------------------------------------------------
+
+    @contextmanager
+    def apply_lock(self) -> Iterator[None]:
+        host, pid = socket.gethostname(), os.getpid()
+        with _Db(self.conn).transaction():
+            row = self.conn.execute("SELECT pid, host, since FROM bluegreen_apply_lock WHERE "
+                                    "id = 1").fetchone()
+            if row is not None and not (row[1] == host and not _alive(row[0])):
+                raise ApplyBusy(f"pid {row[0]} on host {row[1]}, since {row[2]}")
+            self.conn.execute("INSERT OR REPLACE INTO bluegreen_apply_lock (id, pid, host, "
+                              "since) VALUES (1, ?, ?, ?)",
+                              (pid, host, datetime.now(timezone.utc).isoformat(
+                                  timespec="seconds")))
+        try:
+            yield
+        finally:
+            self.conn.execute("DELETE FROM bluegreen_apply_lock WHERE id = 1 AND pid = ? AND "
+                              "host = ?", (pid, host))
+
+    # ---- the schema the plan is judged against --------------------------------------------
+
+    def load_schema(self) -> tuple[Schema, Target]:
+        from bluegreen.planner.sources.sql import parse_sql
+
+        ddl = ";\n".join(r[0] for r in self.conn.execute(
+            "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL AND type IN ('table', 'index') "
+            "AND name NOT LIKE 'sqlite%' AND name NOT LIKE 'bluegreen%' AND name NOT LIKE "
+            "'\\_bg%' ESCAPE '\\'"))
+        schema = Schema(known=True, description=f"the database at {dialects.redact(self.url)}")
+        for statement in parse_sql(sqltext.sqlite_text(ddl), "sqlite schema"):
+            for op in statement.ops:
+                schema.apply(op, in_migration=False)
+        return schema, Target("sqlite", 3, "database")
+
+    # ---- running statements ---------------------------------------------------------------
+
+    def render_step(self, step: StepSpec, lock_timeout_ms: int) -> str:
+        timeout = f"PRAGMA busy_timeout = {int(lock_timeout_ms)};"
+        statements = [s.rstrip().rstrip(";") + ";" for s in step.statements]
+        if step.kind is Kind.SQL:
+            return "\n".join([timeout, "BEGIN IMMEDIATE;", *statements, "COMMIT;"])
+        if step.kind is Kind.CONCURRENT:
+            return "\n".join([timeout, *statements])
+        if step.kind is Kind.BATCH:
+            assert step.batch is not None
+            keys = ", ".join(step.batch.key)
+            return "\n".join([
+                f"-- in primary-key ranges ({keys}) > (:lo) AND <= (:hi) of about 1000 rows, "
+                "each its own transaction, throttled, up to the largest key at the start:",
+                timeout, "BEGIN IMMEDIATE;", self._range_sql(step.batch, True, True) + ";",
+                "COMMIT;"])
+        tables = " ".join(shlex.quote(t) for t in step.tables)
+        if step.kind is Kind.COPY:
+            return (f"-- bluegreen copy {tables} --alter {shlex.quote(step.alter or '')}\n"
+                    "-- (a table rebuild beside the live one, then verify)")
+        if step.kind is Kind.CUTOVER:
+            return f"-- bluegreen cutover {tables} --lock-timeout {int(lock_timeout_ms)}"
+        return f"-- bluegreen finish {tables}"
+
+    @contextmanager
+    def transaction(self, lock_timeout_ms: int, settings: Sequence[str]) -> Iterator[None]:
+        self.conn.execute(f"PRAGMA busy_timeout = {int(lock_timeout_ms)}")
+        try:
+            try:
+                self.conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as error:
+                if _busy(error):
+                    raise LockBusy() from None
+                raise StepFailed(str(error)) from None
+            try:
+                yield
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+            self.conn.execute("COMMIT")
+        except sqlite3.Error as error:
+            if _busy(error):
+                raise LockBusy() from None
+            raise StepFailed(str(error)) from None
+        finally:
+            self.conn.execute("PRAGMA busy_timeout = 30000")
+
+    def execute(self, statement: str, params: Sequence[Any] = ()) -> int:
+        return self.conn.execute(statement, tuple(params)).rowcount
+
+    def scalar(self, query: str, params: Sequence[Any] = ()) -> Any:
+        try:
+            row = self.conn.execute(query, tuple(params)).fetchone()
+        except sqlite3.Error as error:
+            raise StepFailed(str(error)) from None
+        return row[0] if row else None
+
+    def run_outside_transaction(self, statement: str, lock_timeout_ms: int,
+                                settings: Sequence[str]) -> None:
+        self.conn.execute(f"PRAGMA busy_timeout = {int(lock_timeout_ms)}")
+        try:
+            self.conn.execute(statement)
+        except sqlite3.Error as error:
+            if _busy(error):
+                raise LockBusy() from None
+            raise StepFailed(str(error)) from None
+        finally:
+            self.conn.execute("PRAGMA busy_timeout = 30000")
+
+    def already_done(self, statement: str) -> bool:
+        return False
+
+    def clear_failed_build(self, statement: str) -> str | None:
+        return None  # SQLite builds an index in one transaction: nothing is left behind
+
+    # ---- batches ----------------------------------------------------------------------------
+
+    def key_types(self, table: str, key: Sequence[str]) -> list[str]:
+        names = {r[1] for r in self.conn.execute(f"PRAGMA table_info({_q(table)})")}
+        missing = [k for k in key if k not in names]
+        if missing:
+            raise StepFailed(f"{table} has no column {', '.join(missing)} (its primary key "
+                             "when the migration was planned): was it changed meanwhile?")
+        return ["" for _ in key]
+
+    def max_key(self, table: str, key: Sequence[str], types: Sequence[str]) -> list | None:
+        order = ", ".join(f"{_q(k)} DESC" for k in key)
+        row = self.conn.execute(f"SELECT {', '.join(_q(k) for k in key)} FROM {_q(table)} "
+                                f"ORDER BY {order} LIMIT 1").fetchone()
+        return list(row) if row else None
+
+    def next_boundary(self, table: str, key: Sequence[str], types: Sequence[str],
+                      lo: list | None, last: list, rows: int) -> list | None:
+        cols = ", ".join(_q(k) for k in key)
+        marks = ", ".join("?" for _ in key)
+        lower = f"({cols}) > ({marks}) AND " if lo is not None else ""
+        row = self.conn.execute(f"SELECT {cols} FROM {_q(table)} WHERE {lower}({cols}) <= "
+                                f"({marks}) ORDER BY {cols} LIMIT 1 OFFSET ?",
+                                [*(lo or []), *last, max(rows, 1) - 1]).fetchone()
+        return list(row) if row else None
+
+    def _range_sql(self, batch: Batch, has_lo: bool, display: bool = False) -> str:
+        from pglast import ast
+        from pglast.stream import RawStream
+
+        node = sqltext.split(batch.statement)[0].node
+        if not isinstance(node, ast.UpdateStmt | ast.DeleteStmt):
+            raise StepFailed(f"a batched step must be an UPDATE or DELETE: {batch.statement}")
+        where = node.whereClause
+        node.whereClause = None
+        node.returningClause = None
+        head = RawStream()(node)
+        columns = ", ".join(f"{_q(node.relation.relname)}.{_q(k)}" for k in batch.key)
+        low = ", ".join(f":lo_{k}" if display else "?" for k in batch.key)
+        high = ", ".join(f":hi_{k}" if display else "?" for k in batch.key)
+        condition = f"({columns}) <= ({high})"
+        if has_lo:
+            condition = f"({columns}) > ({low}) AND {condition}"
+        if where is not None:
+            condition = f"({RawStream()(where)}) AND {condition}"
+        return f"{head} WHERE {condition}"
+
+    def range_statement(self, batch: Batch, types: Sequence[str], has_lo: bool) -> str:
+        return self._range_sql(batch, has_lo)
+
+    def row_estimate(self, table: str) -> int | None:
+        return self.scalar(f"SELECT count(*) FROM {_q(table)}")
+
+    def pacer(self, throttle: Any, chunk_rows: int | None) -> _Pacer:
+        return _Pacer(throttle, chunk_rows)
+
+    # ---- shadow copies: a table rebuild -------------------------------------------------------
+
+    def _active(self, table: str):
+        from bluegreen.dialects.sqlite import SqliteState
+
+        return SqliteState(self.conn).active(table)
+
+    def copy_state(self, table: str) -> str | None:
+        record = self._active(table)
+        return record.state if record else None
+
+    def copy_table(self, table: str, alter: str, options: Any,
+                   on_progress: Callable[[Any], None], on_event: Callable[[str], None]) -> None:
+        from bluegreen.copier.lifecycle import run_copy
+        from bluegreen.copier.runner import CopyOptions
+        from bluegreen.dialects import sqlite
+        from bluegreen.engines.sqlite.rebuild import new_shape
+
+        record = self._active(table)
+        if record is not None and record.state in ("cut_over", "finished"):
+            return
+        shape = new_shape(sqlite.table_sql(self.conn, table), alter, table)
+        if record is not None and record.alter_sql.strip() != shape.strip():
+            raise StepFailed(f"{table} already has a bluegreen copy with --alter "
+                             f"{record.alter_sql!r}, which this migration did not start; "
+                             f"finish or `bluegreen abort {table}` it first")
+        options = options or CopyOptions()
+        with sqlite.SqliteCopier(self.url, table, shape, options, on_progress=on_progress,
+                                 on_event=on_event) as engine:
+            run_copy(engine, None if record else shape, options, engine.on_event)
+        result = sqlite.verify(self.url, table, repair=True)
+        if result.differing and sqlite.verify(self.url, table).differing:
+            raise StepFailed(f"{table}: the rebuilt table still differs from the live one "
+                             f"after a repair; run `bluegreen verify {table}`")
+
+    def cutover_tables(self, tables: Sequence[str], lock_timeout_ms: int, retries: int,
+                       on_event: Callable[[str], None]) -> float:
+        from bluegreen.cutover import run_switch
+        from bluegreen.dialects import sqlite
+
+        if all((r := self._active(t)) is not None and r.state == "cut_over" for t in tables):
+            return 0.0
+        with sqlite.switch_engine(self.url) as engine:
+            return run_switch(engine, list(tables), "cutover", lock_timeout_ms=lock_timeout_ms,
+                              retries=retries, on_event=on_event).lock_ms
+
+    def rollback_tables(self, tables: Sequence[str], lock_timeout_ms: int, retries: int,
+                        on_event: Callable[[str], None]) -> float | None:
+        from bluegreen.cutover import run_switch
+        from bluegreen.dialects import sqlite
+
+        cut = [t for t in tables if (r := self._active(t)) is not None and r.state == "cut_over"]
+        if not cut:
+            return None
+        with sqlite.switch_engine(self.url) as engine:
+            return run_switch(engine, cut, "rollback", lock_timeout_ms=lock_timeout_ms,
+                              retries=retries, on_event=on_event).lock_ms
+
+    def abort_copy(self, table: str) -> None:
+        from bluegreen.dialects import sqlite
+
+        if self._active(table) is not None:
+            sqlite.abort(self.url, table)
+
+    def finish_tables(self, tables: Sequence[str], lock_timeout_ms: int) -> None:
+        from bluegreen.dialects import sqlite
+
+        cut = [t for t in tables if (r := self._active(t)) is not None and r.state == "cut_over"]
+        if cut:
+            sqlite.finish(self.url, cut)
+
+    # ---- the app's Alembic version table -----------------------------------------------------
+
+    def app_heads(self, version_table: str, version_schema: str | None) -> list[str]:
+        return alembic_heads(dialects.sqlalchemy_url(self.url), version_table, None)
+
+    def stamp(self, versions_dir: Path, revision: str, version_table: str,
+              version_schema: str | None) -> None:
+        alembic_stamp(dialects.sqlalchemy_url(self.url), versions_dir, revision,
+                      version_table, None)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
