@@ -402,7 +402,7 @@ def test_a_quoted_name_with_a_dot_is_one_table(bg, pg):
     assert pg.execute("SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE "
                       "attrelid = '\"we.ird\"'::regclass AND attname = 'v'").fetchone()[0] \
         == "bigint"
-    assert '"we.ird"' in cli("status", "--database-url", bg).stdout
+    assert '"we.ird"' in cli("status", "--all", "--database-url", bg).stdout
 
 
 # ---- 14. a narrowing type change stops, naming the row ------------------------------------------
