@@ -409,7 +409,7 @@ def _active(store, table: str, states: tuple[str, ...], action: str):
     return require_active(store, [TableRef.parse(table).key], states, action,
                           hint=f"nothing to {action}")[0]
 
-def verify(database_url: str, table: str, *, repair: bool = False, chunk_rows: int = 10_000):
+def verify(database_url: str, table: str, *, repair: bool = False, chunk_rows: int = 50_000):
     """Compare live and shadow by chunked checksums; re-sync differing ranges with repair."""
     from bluegreen import dialects
     from bluegreen.copier.runner import open_migration

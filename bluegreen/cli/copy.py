@@ -99,7 +99,7 @@ def verify(
     database_url: DatabaseUrl = None,
     repair: Annotated[bool, typer.Option("--repair", help="Re-sync differing ranges.")] = False,
     chunk_rows: Annotated[int, typer.Option("--chunk-rows", metavar="N", min=1,
-                                            help="Rows per checksum.")] = 10_000,
+                                            help="Rows per checksum.")] = 50_000,
     output: FormatOption = Format.text,
     verbose: Verbose = 0,
     quiet: Quiet = False,
