@@ -75,7 +75,7 @@ def _sql_text(text: str, sqlite: bool) -> str:
 
 def load_sqlite_schema(url: str) -> Schema:
     """The schema of a SQLite database, from the CREATE statements it keeps."""
-    from bluegreen.dialects.sqlite import connect
+    from bluegreen.engines.sqlite.runtime import connect
 
     conn = connect(url)
     try:
@@ -130,8 +130,8 @@ def schema_from_sql(text: str, source: str, *, description: str | None = None) -
 
 
 def load_database_schema(url: str) -> tuple[Schema, int]:
-    from bluegreen import dialects
-    from bluegreen.dialects import postgresql
+    from bluegreen.engines import urls as dialects
+    from bluegreen.engines.postgresql import introspect as postgresql
 
     if dialects.sqlalchemy_url(url).get_backend_name() != "postgresql":
         raise BadOption("plan --database-url supports PostgreSQL for now; use --schema for "
@@ -239,26 +239,31 @@ def plan_exit_code(result: Plan, phase: str | None = None, fail_on: str = "probl
 
 def is_sqlite(database_url: str) -> bool:
     """SQLite is the embedded default; everything else here is PostgreSQL."""
-    from bluegreen import dialects
+    from bluegreen.engines import urls as dialects
 
     return dialects.sqlalchemy_url(database_url).get_backend_name() == "sqlite"
 
 
 def init(database_url: str) -> tuple[str | None, str]:
     """Create or upgrade bluegreen's state tables; returns (revision before, after)."""
-    from bluegreen import dialects
+    from bluegreen.core import state_schema as state_init
+    from bluegreen.engines import urls as dialects
     from bluegreen.errors import DatabaseUnavailable
-    from bluegreen.state import init as state_init
 
     url = dialects.sqlalchemy_url(database_url)
     if url.get_backend_name() == "sqlite":
-        from bluegreen.dialects.sqlite import connect
+        from bluegreen.engines.sqlite.runtime import connect
 
         connect(database_url).close()  # refuses :memory: and missing files; turns on WAL
     import sqlalchemy as sa
 
     try:
-        return state_init.upgrade(url)
+        from bluegreen.engines.postgresql import state as pg_state
+        from bluegreen.engines.sqlite import state as sqlite_state
+
+        prepare = (sqlite_state if url.get_backend_name() == "sqlite"
+                   else pg_state).prepare_state_schema
+        return state_init.upgrade(url, prepare)
     except sa.exc.OperationalError as error:
         detail = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
         raise DatabaseUnavailable(dialects.redact(database_url), detail) from None
@@ -299,22 +304,20 @@ def _interrupted(database_url: str, table: str, action: str, command: str):
 
 
 def _store(conn):
-    from bluegreen.state import StateStore
+    from bluegreen.engines.postgresql import state as pg_state
 
-    store = StateStore(conn)
-    store.check_initialized()
-    return store
+    return pg_state.store(conn)
 
 
 def copy(database_url: str, table: str, alter_sql: str | None, options=None, *,
          on_progress=None, on_event=None):
-    """Build the shadow table and keep it in sync (see bluegreen.copier.runner)."""
-    from bluegreen.copier.runner import Copier, CopyOptions
+    """Build the shadow table and keep it in sync (see bluegreen.engines.postgresql.copy)."""
+    from bluegreen.engines.postgresql.copy import Copier, CopyOptions
 
     on_event = _redacted(on_event)
     if is_sqlite(database_url):
-        from bluegreen.copier.lifecycle import run_copy
-        from bluegreen.dialects.sqlite import SqliteCopier
+        from bluegreen.core.copy import run_copy
+        from bluegreen.engines.sqlite.runtime import SqliteCopier
 
         options = options or CopyOptions()
         with SqliteCopier(database_url, table, alter_sql, options, on_progress=on_progress,
@@ -325,10 +328,10 @@ def copy(database_url: str, table: str, alter_sql: str | None, options=None, *,
 
 
 def copy_dry_run(database_url: str, table: str, alter_sql: str) -> list[str]:
-    from bluegreen.copier.runner import dry_run_statements
+    from bluegreen.engines.postgresql.copy import dry_run_statements
 
     if is_sqlite(database_url):
-        from bluegreen.dialects import sqlite
+        from bluegreen.engines.sqlite import runtime as sqlite
 
         return sqlite.dry_run_statements(database_url, table, alter_sql)
     return dry_run_statements(database_url, table, alter_sql)
@@ -338,8 +341,8 @@ def status(database_url: str, table: str | None = None, *,
            history: bool = False) -> list[StatusRow]:
     """The active migrations (of one table: its active, else latest, migration); with
     ``history``, the latest 50 migrations in any state (of one table, if given)."""
-    from bluegreen.copier.tables import TableRef
-    from bluegreen.state import ACTIVE_STATES
+    from bluegreen.core.state import ACTIVE_STATES
+    from bluegreen.engines.postgresql.catalog import TableRef
 
     if history:
         rows = _status(database_url, None)
@@ -354,13 +357,13 @@ def status(database_url: str, table: str | None = None, *,
 def _status(database_url: str, table: str | None) -> list[StatusRow]:
     from psycopg import sql
 
-    from bluegreen import dialects
-    from bluegreen.copier.tables import TableRef
+    from bluegreen.engines import urls as dialects
+    from bluegreen.engines.postgresql.catalog import TableRef
+    from bluegreen.errors import NoActiveMigration
     from bluegreen.results import StatusRow
-    from bluegreen.state import NoActiveMigration
 
     if is_sqlite(database_url):
-        from bluegreen.dialects import sqlite
+        from bluegreen.engines.sqlite import runtime as sqlite
 
         return sqlite.status(database_url, table)
     with dialects.pg_connect(database_url) as conn:
@@ -387,14 +390,14 @@ def _status(database_url: str, table: str | None) -> list[StatusRow]:
 
 
 def set_paused(database_url: str, table: str, paused: bool):
-    from bluegreen import dialects
-    from bluegreen.copier.tables import TableRef
+    from bluegreen.engines import urls as dialects
+    from bluegreen.engines.postgresql.catalog import TableRef
 
     if is_sqlite(database_url):
-        from bluegreen.dialects import sqlite
+        from bluegreen.engines.sqlite import runtime as sqlite
 
         return sqlite.set_paused(database_url, table, paused)
-    from bluegreen.copier.throttle import notify_control
+    from bluegreen.engines.postgresql.throttle import notify_control
 
     with dialects.pg_connect(database_url) as conn:
         record = _store(conn).set_paused(TableRef.parse(table).key, paused)
@@ -403,21 +406,21 @@ def set_paused(database_url: str, table: str, paused: bool):
 
 
 def _active(store, table: str, states: tuple[str, ...], action: str):
-    from bluegreen.copier.tables import TableRef
-    from bluegreen.state import require_active
+    from bluegreen.core.state import require_active
+    from bluegreen.engines.postgresql.catalog import TableRef
 
     return require_active(store, [TableRef.parse(table).key], states, action,
                           hint=f"nothing to {action}")[0]
 
 def verify(database_url: str, table: str, *, repair: bool = False, chunk_rows: int = 50_000):
     """Compare live and shadow by chunked checksums; re-sync differing ranges with repair."""
-    from bluegreen import dialects
-    from bluegreen.copier.runner import open_migration
-    from bluegreen.copier.tables import check_identity
-    from bluegreen.copier.verify import verify as run_verify
+    from bluegreen.engines import urls as dialects
+    from bluegreen.engines.postgresql.catalog import check_identity
+    from bluegreen.engines.postgresql.copy import open_migration
+    from bluegreen.engines.postgresql.verify import verify as run_verify
 
     if is_sqlite(database_url):
-        from bluegreen.dialects import sqlite
+        from bluegreen.engines.sqlite import runtime as sqlite
 
         return sqlite.verify(database_url, table, repair=repair, chunk_rows=chunk_rows)
     with dialects.pg_connect(database_url, "bluegreen-verify") as conn:
@@ -436,10 +439,10 @@ def abort_statements(conn, record) -> list[str]:
     table someone re-created under that name is not bluegreen's to drop."""
     from psycopg import sql
 
-    from bluegreen.copier import capture
-    from bluegreen.copier.reverse import drop_reverse_ddl, unsynced_table
-    from bluegreen.copier.runner import names_for
-    from bluegreen.copier.tables import TableRef, current_oid
+    from bluegreen.engines.postgresql import capture
+    from bluegreen.engines.postgresql.catalog import TableRef, current_oid
+    from bluegreen.engines.postgresql.copy import names_for
+    from bluegreen.engines.postgresql.reverse import drop_reverse_ddl, unsynced_table
 
     ref = TableRef.parse(record.table_name)
     shadow, _, queue = names_for(ref, record.id)
@@ -472,13 +475,14 @@ def abort(database_url: str, table: str, *, dry_run: bool = False, lock_timeout_
 
     import psycopg
 
-    from bluegreen import dialects
-    from bluegreen.copier.tables import TableReplaced, check_identity
-    from bluegreen.copier.throttle import notify_control
-    from bluegreen.state import ACTIVE_STATES
+    from bluegreen.core.state import ACTIVE_STATES
+    from bluegreen.engines import urls as dialects
+    from bluegreen.engines.postgresql.catalog import check_identity
+    from bluegreen.engines.postgresql.throttle import notify_control
+    from bluegreen.errors import TableReplaced
 
     if is_sqlite(database_url):
-        from bluegreen.dialects import sqlite
+        from bluegreen.engines.sqlite import runtime as sqlite
 
         return sqlite.abort(database_url, table, dry_run=dry_run)
     with dialects.pg_connect(database_url, "bluegreen-abort") as conn:
@@ -522,14 +526,14 @@ def _finish_pending_validation(conn, store, tables: list[str]):
     validate them now and report the cutover as done."""
     import json as json_mod
 
-    from bluegreen.copier.tables import TableRef
+    from bluegreen.engines.postgresql.catalog import TableRef
     from bluegreen.results import SwitchResult
 
     records = [store.active(TableRef.parse(t).key) for t in tables]
     if not records or any(r is None or r.state != "cut_over" or
                           not r.detail.get("pending_validation") for r in records):
         return None
-    from bluegreen.cutover import validate
+    from bluegreen.engines.postgresql.switch import validate
 
     for record in records:
         for item in record.detail["pending_validation"]:
@@ -546,13 +550,13 @@ def cutover(database_url: str, tables: list[str], *, lock_timeout_ms: int = 500,
             on_event=None):
     """Switch every table named to its shadow in one transaction (live -> old, shadow ->
     live), moving what follows the OID, with reverse sync for a lossless rollback."""
-    from bluegreen import dialects
-    from bluegreen.cutover import switch
+    from bluegreen.engines import urls as dialects
+    from bluegreen.engines.postgresql.switch import switch
 
     on_event = _redacted(on_event)
     if is_sqlite(database_url):
-        from bluegreen.cutover import run_switch
-        from bluegreen.dialects import sqlite
+        from bluegreen.engines.postgresql.switch import run_switch
+        from bluegreen.engines.sqlite import runtime as sqlite
 
         with sqlite.switch_engine(database_url) as engine:
             return run_switch(engine, tables, "cutover", lock_timeout_ms=lock_timeout_ms,
@@ -580,13 +584,13 @@ def rollback(database_url: str, tables: list[str], *, lock_timeout_ms: int = 500
     made since cutover; forward capture resumes so cutover can run again. Refused while
     writes since cutover could not be carried back to the old shape, unless
     ``accept_loss``."""
-    from bluegreen import dialects
-    from bluegreen.cutover import switch
+    from bluegreen.engines import urls as dialects
+    from bluegreen.engines.postgresql.switch import switch
 
     on_event = _redacted(on_event)
     if is_sqlite(database_url):
-        from bluegreen.cutover import run_switch
-        from bluegreen.dialects import sqlite
+        from bluegreen.engines.postgresql.switch import run_switch
+        from bluegreen.engines.sqlite import runtime as sqlite
 
         with sqlite.switch_engine(database_url) as engine:
             return run_switch(engine, tables, "rollback", lock_timeout_ms=lock_timeout_ms,
@@ -604,11 +608,11 @@ def rollback(database_url: str, tables: list[str], *, lock_timeout_ms: int = 500
 def finish(database_url: str, tables: list[str], *, lock_timeout_ms: int = 500,
            dry_run: bool = False):
     """The contract step: drop the old table, every trigger and the queue."""
-    from bluegreen import dialects
-    from bluegreen.cutover import finish as run_finish
+    from bluegreen.engines import urls as dialects
+    from bluegreen.engines.postgresql.switch import finish as run_finish
 
     if is_sqlite(database_url):
-        from bluegreen.dialects import sqlite
+        from bluegreen.engines.sqlite import runtime as sqlite
 
         return sqlite.finish(database_url, tables, dry_run=dry_run)
     try:
@@ -622,9 +626,9 @@ def finish(database_url: str, tables: list[str], *, lock_timeout_ms: int = 500,
 
 def describe(database_url: str, tables: list[str]) -> list:
     """The active migrations of these tables, for a confirmation prompt."""
-    from bluegreen import dialects
-    from bluegreen.copier.tables import TableRef
-    from bluegreen.state import NoActiveMigration
+    from bluegreen.engines import urls as dialects
+    from bluegreen.engines.postgresql.catalog import TableRef
+    from bluegreen.errors import NoActiveMigration
 
     if is_sqlite(database_url):
         rows = [status(database_url, t)[0] for t in tables]

@@ -19,7 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bluegreen import commands, dialects
+from bluegreen import commands
+from bluegreen.engines import urls as dialects
 
 TABLE = "demo_orders"
 # The migration, one revision per file, the same on both engines (on SQLite, which has no
@@ -63,7 +64,7 @@ class _Db:
     def __init__(self, url: str) -> None:
         self.sqlite = commands.is_sqlite(url)
         if self.sqlite:
-            from bluegreen.dialects.sqlite import connect
+            from bluegreen.engines.sqlite.runtime import connect
 
             self.conn = connect(url, create=True)
         else:
@@ -218,10 +219,10 @@ def run_demo(database_url: str | None = None, *, rows: int = 20_000, keep: bool 
 
 def _run(url: str, rows: int, on_step: Callable[[str], None], on_progress,
          on_event) -> DemoResult:
-    from bluegreen.copier.runner import CopyOptions
-    from bluegreen.copier.throttle import ThrottleSettings
     from bluegreen.core.apply.model import ApplyPhase
     from bluegreen.core.apply.runner import ApplyOptions
+    from bluegreen.engines.postgresql.copy import CopyOptions
+    from bluegreen.engines.postgresql.throttle import ThrottleSettings
     from bluegreen.results import Progress
 
     result = DemoResult(dialects.redact(url))  # shown in text and JSON: never a password

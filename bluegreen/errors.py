@@ -102,4 +102,101 @@ class Interrupted(BluegreenError):
 
 
 class LockBusy(Exception):
-    """A switch's locks were not granted in time: retry (never shown to the user)."""
+    """Locks were not granted in time: retry (never shown to the user)."""
+
+
+# ---- state -------------------------------------------------------------------------------------
+
+class StateNotInitialized(BluegreenError):
+    def __init__(self, detail: str) -> None:
+        super().__init__(f"bluegreen's state tables are {detail}; run `bluegreen init` first")
+
+
+class NoActiveMigration(BluegreenError):
+    def __init__(self, table: str, hint: str) -> None:
+        super().__init__(f"no active bluegreen migration for {table}; {hint}")
+        self.table = table
+
+
+class WrongState(BluegreenError):
+    def __init__(self, table: str, state: str, wanted: tuple[str, ...], action: str) -> None:
+        super().__init__(
+            f"cannot {action} {table}: its migration is {state}, and {action} needs "
+            f"{' or '.join(wanted)}; run `bluegreen status {table}` to see where it is")
+        self.table = table
+        self.state = state
+
+
+class TableReplaced(BluegreenError):
+    """A migration's table is not the one it started with (dropped and re-created, or
+    renamed, by someone else since)."""
+
+
+class RowDoesNotFit(BluegreenError):
+    """A live row that the new shape cannot hold; the copy stopped before losing it."""
+
+
+class LockHeld(BluegreenError):
+    """Another bluegreen process holds the lock of this work; ``holder`` says who."""
+
+    def __init__(self, what: str, holder: str, hint: str) -> None:
+        super().__init__(f"{what} is already running: {holder}; {hint}")
+        self.holder = holder
+
+
+# ---- apply and revert ------------------------------------------------------------------------
+
+class StepFailed(BluegreenError):
+    """A statement failed for a reason other than a lock wait: nothing of its transaction
+    stayed."""
+
+
+class ApplyBusy(BluegreenError):
+    def __init__(self, holder: str) -> None:
+        super().__init__(f"another bluegreen apply or revert is running on this database "
+                         f"({holder}); wait for it to finish, or stop it, then run this again")
+
+
+class UnsafeRefused(BluegreenError):
+    """Exit 1: apply refused for safety before anything of the migration ran."""
+
+    exit_code = 1
+
+    def __init__(self, revision: str, refusals: list) -> None:
+        more = f" (and {len(refusals) - 1} more; `bluegreen plan` lists them)" \
+            if len(refusals) > 1 else ""
+        super().__init__(f"revision {revision}: {refusals[0].line()}{more}; nothing was run: "
+                         "change the migration, or pass --allow-unsafe to run it as written "
+                         "under the lock timeout")
+        self.refusals = refusals
+
+
+class ExpandIncomplete(BluegreenError):
+    def __init__(self, revision: str, state: str) -> None:
+        super().__init__(f"revision {revision}: its expand phase is {state}, so its contract "
+                         "phase cannot run; run `bluegreen apply --phase expand` first")
+
+
+class ChangedRevision(BluegreenError):
+    def __init__(self, source: str, done: int) -> None:
+        super().__init__(
+            f"{source} changed after bluegreen apply ran {done} of its steps; restore the "
+            "file as it was, or `bluegreen revert` it first and apply again (a new change "
+            "belongs in a new revision)")
+
+
+class Declined(BluegreenError):
+    """Exit 1: the user said no at the prompt; nothing was changed."""
+
+    exit_code = 1
+
+    def __init__(self, what: str = "revert") -> None:
+        super().__init__(f"{what} declined; nothing was changed")
+
+
+class ContractStarted(BluegreenError):
+    def __init__(self, revision: str, done: list[str]) -> None:
+        super().__init__(f"revision {revision}: its contract phase has started "
+                         f"({'; '.join(done) or 'in progress'}), which cannot be undone; "
+                         "revert only undoes an expand phase, so fix forward with a new "
+                         "revision")

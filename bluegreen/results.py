@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from bluegreen.state import MigrationRecord
+from bluegreen.core.state import MigrationRecord
 
 
 @dataclass

@@ -50,10 +50,10 @@ def _options(phase: str, lock_timeout: int, retries: int, allow_unsafe: bool = F
              max_active_sessions: int | None = None, throttle_query: str | None = None,
              chunk_rows: int | None = None, workers: int = 2,
              version_table: str = "alembic_version", version_table_schema: str | None = None):
-    from bluegreen.copier.runner import CopyOptions
-    from bluegreen.copier.throttle import ThrottleSettings
     from bluegreen.core.apply.model import ApplyPhase
     from bluegreen.core.apply.runner import ApplyOptions
+    from bluegreen.engines.postgresql.copy import CopyOptions
+    from bluegreen.engines.postgresql.throttle import ThrottleSettings
 
     if lock_timeout < 1:
         raise BadOption("--lock-timeout must be at least 1 (ms)")

@@ -20,7 +20,7 @@ def apply_engine(url: str) -> ApplyEngine:
     """The engine for ``url``; an unsupported scheme says which are supported."""
     import importlib
 
-    from bluegreen import dialects
+    from bluegreen.engines import urls as dialects
     from bluegreen.errors import BadOption
 
     backend = dialects.sqlalchemy_url(url).get_backend_name()

@@ -16,20 +16,8 @@ from typing import Any, Protocol
 
 from bluegreen.core.apply.model import StepSpec
 from bluegreen.core.apply.store import ApplyStore
-from bluegreen.errors import BluegreenError
 from bluegreen.planner.model import Batch, Target
 from bluegreen.planner.schema import Schema
-
-
-class StepFailed(BluegreenError):
-    """A statement failed for a reason other than a lock wait: nothing of its transaction
-    stayed."""
-
-
-class ApplyBusy(BluegreenError):
-    def __init__(self, holder: str) -> None:
-        super().__init__(f"another bluegreen apply or revert is running on this database "
-                         f"({holder}); wait for it to finish, or stop it, then run this again")
 
 
 @dataclass(frozen=True)

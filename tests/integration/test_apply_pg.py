@@ -152,7 +152,7 @@ def test_revert_after_expand_restores_the_schema_while_blue_writes(bg, pg):
 
 
 def test_revert_refuses_once_contract_has_started(bg, pg):
-    from bluegreen.core.apply.revert import ContractStarted
+    from bluegreen.errors import ContractStarted
 
     shop.alembic_upgrade(bg, "0002")
     commands.apply([shop.VERSIONS], bg, options=options("expand"))

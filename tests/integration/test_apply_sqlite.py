@@ -13,7 +13,7 @@ import pytest
 from bluegreen import commands
 from bluegreen.core.apply.model import ApplyPhase
 from bluegreen.core.apply.runner import ApplyOptions
-from bluegreen.engines.base import ApplyBusy
+from bluegreen.errors import ApplyBusy
 from tests.integration.test_sqlite import SqliteWriter, _check
 
 MIGRATION = {

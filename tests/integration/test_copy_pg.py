@@ -14,8 +14,8 @@ import psycopg
 import pytest
 
 from bluegreen import commands
-from bluegreen.copier.runner import CopyOptions
-from bluegreen.copier.throttle import ThrottleSettings
+from bluegreen.engines.postgresql.copy import CopyOptions
+from bluegreen.engines.postgresql.throttle import ThrottleSettings
 from bluegreen.errors import BluegreenError
 from tests.integration.items import expected_rows, item_writers, live_rows, seed_items
 
@@ -329,7 +329,7 @@ def test_throttle_query_holds_the_copy_back(bg, pg):
 
 
 def test_throttle_signals_read_from_the_server(bg, pg, pg_url):
-    from bluegreen.copier.throttle import Throttle
+    from bluegreen.engines.postgresql.throttle import Throttle
 
     settings = ThrottleSettings(max_replication_lag=5, max_active_sessions=1000)
     throttle = Throttle(pg_url, settings, watch=lambda conn: None)

@@ -22,23 +22,8 @@ from bluegreen.core.apply.runner import (
     retrying,
 )
 from bluegreen.core.apply.store import RevisionRecord, StepRecord
-from bluegreen.engines.base import ApplyEngine, StepFailed
-from bluegreen.errors import BluegreenError
-
-
-class Declined(BluegreenError):
-    exit_code = 1
-
-    def __init__(self) -> None:
-        super().__init__("revert declined; nothing was changed")
-
-
-class ContractStarted(BluegreenError):
-    def __init__(self, revision: str, done: list[str]) -> None:
-        super().__init__(f"revision {revision}: its contract phase has started "
-                         f"({'; '.join(done) or 'in progress'}), which cannot be undone; "
-                         "revert only undoes an expand phase, so fix forward with a new "
-                         "revision")
+from bluegreen.engines.base import ApplyEngine
+from bluegreen.errors import BluegreenError, ContractStarted, Declined, StepFailed
 
 
 @dataclass

@@ -16,12 +16,19 @@ from typing import Any, TypeVar
 
 from bluegreen.core.apply import sqltext
 from bluegreen.core.apply.build import build_revision, prepare_statements
-from bluegreen.core.apply.model import ApplyPhase, Kind, Refusal, RevisionSteps, StepSpec
+from bluegreen.core.apply.model import ApplyPhase, Kind, RevisionSteps, StepSpec
 from bluegreen.core.apply.revisions import Revision
-from bluegreen.core.apply.store import ChangedRevision, RevisionRecord, StepRecord
+from bluegreen.core.apply.store import RevisionRecord, StepRecord
 from bluegreen.core.retry import DEFAULT_BACKOFF, Backoff
-from bluegreen.engines.base import ApplyEngine, StepFailed
-from bluegreen.errors import BluegreenError, LockBusy
+from bluegreen.engines.base import ApplyEngine
+from bluegreen.errors import (
+    BluegreenError,
+    ChangedRevision,
+    ExpandIncomplete,
+    LockBusy,
+    StepFailed,
+    UnsafeRefused,
+)
 
 T = TypeVar("T")
 
@@ -106,24 +113,6 @@ class ApplyResult:
         return out
 
 
-class UnsafeRefused(BluegreenError):
-    """Exit 1: apply refused for safety before anything of the migration ran."""
-
-    exit_code = 1
-
-    def __init__(self, revision: str, refusals: list[Refusal]) -> None:
-        more = f" (and {len(refusals) - 1} more; `bluegreen plan` lists them)" \
-            if len(refusals) > 1 else ""
-        super().__init__(f"revision {revision}: {refusals[0].line()}{more}; nothing was run: "
-                         "change the migration, or pass --allow-unsafe to run it as written "
-                         "under the lock timeout")
-        self.refusals = refusals
-
-
-class ExpandIncomplete(BluegreenError):
-    def __init__(self, revision: str, state: str) -> None:
-        super().__init__(f"revision {revision}: its expand phase is {state}, so its contract "
-                         "phase cannot run; run `bluegreen apply --phase expand` first")
 
 
 def ignore(event: ApplyEvent) -> None:

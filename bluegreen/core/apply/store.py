@@ -3,35 +3,21 @@
 
 Every phase transition is conditional (``UPDATE ... WHERE state IN (expected)``) and fails
 loudly when it touched no row, as the copier's transitions do. The store is written once for
-every engine against ``Db``, a small adapter over the engine's connection.
+every engine against ``Db`` (bluegreen.core.db), an adapter over the engine's connection.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 from bluegreen.core.apply.model import ApplyPhase, RevisionSteps, StepSpec
 from bluegreen.core.apply.revisions import Revision
+from bluegreen.core.db import Db, sql_for
 from bluegreen.errors import BluegreenError
-
-
-class Db(Protocol):
-    """What the store needs from an engine's connection. SQL uses ``?`` placeholders and
-    ``{p}`` for the state tables' prefix (``bluegreen.`` or ``bluegreen_``)."""
-
-    prefix: str
-    now: str  # an SQL expression for the current time
-
-    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]: ...
-
-    def run(self, sql: str, params: Sequence[Any] = ()) -> int: ...
-
-    def transaction(self) -> AbstractContextManager[None]: ...
 
 
 @dataclass
@@ -86,13 +72,6 @@ class StepRecord:
         return out
 
 
-class ChangedRevision(BluegreenError):
-    def __init__(self, source: str, done: int) -> None:
-        super().__init__(
-            f"{source} changed after bluegreen apply ran {done} of its steps; restore the "
-            "file as it was, or `bluegreen revert` it first and apply again (a new change "
-            "belongs in a new revision)")
-
 
 def _json(value: Any) -> Any:
     if value is None or isinstance(value, dict | list):
@@ -107,7 +86,7 @@ class ApplyStore:
         self.db = db
 
     def _sql(self, sql: str) -> str:
-        return sql.replace("{p}", self.db.prefix).replace("{now}", self.db.now)
+        return sql_for(self.db, sql)
 
     def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         return self.db.rows(self._sql(sql), params)

@@ -16,20 +16,13 @@ import psycopg
 from pglast import ast
 from pglast.stream import RawStream
 from psycopg import sql
-from psycopg.rows import dict_row
 
-from bluegreen import dialects
 from bluegreen.core.apply import sqltext
 from bluegreen.core.apply.model import Kind, StepSpec
 from bluegreen.core.apply.store import ApplyStore
-from bluegreen.engines.base import (
-    ApplyBusy,
-    Capabilities,
-    StepFailed,
-    alembic_heads,
-    alembic_stamp,
-)
-from bluegreen.errors import BluegreenError, LockBusy
+from bluegreen.engines import urls as dialects
+from bluegreen.engines.base import Capabilities, alembic_heads, alembic_stamp
+from bluegreen.errors import ApplyBusy, BluegreenError, LockBusy, StepFailed
 from bluegreen.planner.model import Batch, Target
 from bluegreen.planner.schema import Schema
 
@@ -43,26 +36,6 @@ def _first_line(error: BaseException) -> str:
     return text.splitlines()[0] if text else type(error).__name__
 
 
-class _Db:
-    """The apply store's view of the connection."""
-
-    prefix = "bluegreen."
-    now = "now()"
-
-    def __init__(self, conn: psycopg.Connection) -> None:
-        self.conn = conn
-
-    def rows(self, query: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
-        with self.conn.cursor(row_factory=dict_row) as cur:
-            return cur.execute(query.replace("?", "%s"), params).fetchall()
-
-    def run(self, query: str, params: Sequence[Any] = ()) -> int:
-        return self.conn.execute(query.replace("?", "%s"), params).rowcount
-
-    def transaction(self):
-        return self.conn.transaction()
-
-
 class _Pacer:
     """The copier's throttle (rows per second, replica lag, active sessions, a throttle
     query) and chunk sizer, for a batched step."""
@@ -70,7 +43,7 @@ class _Pacer:
     def __init__(self, url: str, throttle: Any, chunk_rows: int | None) -> None:
         import threading
 
-        from bluegreen.copier.throttle import ChunkSizer, Throttle, ThrottleSettings
+        from bluegreen.engines.postgresql.throttle import ChunkSizer, Throttle, ThrottleSettings
 
         self.stop = threading.Event()
         self.sizer = ChunkSizer(chunk_rows or 1000, fixed=chunk_rows is not None,
@@ -101,18 +74,18 @@ class PostgresApply:
                                 lock_timeout=True, throttle_signals=True)
 
     def __init__(self, url: str) -> None:
-        from bluegreen.state import StateStore
+        from bluegreen.engines.postgresql import state as pg_state
 
         self.url = url
         self.libpq = dialects.libpq_url(url)
         name = f"bluegreen-apply {socket.gethostname()}"[:63]
         self.conn = dialects.pg_connect(url, name)
         try:
-            StateStore(self.conn).check_initialized()
+            pg_state.store(self.conn)
         except BaseException:
             self.conn.close()
             raise
-        self.store = ApplyStore(_Db(self.conn))
+        self.store = ApplyStore(pg_state.PgDb(self.conn))
 
     def close(self) -> None:
         self.conn.close()
@@ -148,7 +121,7 @@ class PostgresApply:
     # ---- the schema the plan is judged against --------------------------------------------
 
     def load_schema(self) -> tuple[Schema, Target]:
-        from bluegreen.dialects import postgresql
+        from bluegreen.engines.postgresql import introspect as postgresql
 
         with dialects.connect(self.url) as conn:
             schema = postgresql.introspect(conn)
@@ -274,7 +247,7 @@ class PostgresApply:
     # ---- batches ----------------------------------------------------------------------------
 
     def _ref(self, table: str):
-        from bluegreen.copier.tables import TableRef
+        from bluegreen.engines.postgresql.catalog import TableRef
 
         return TableRef.parse(table)
 
@@ -291,7 +264,7 @@ class PostgresApply:
         return [rows[k] for k in key]
 
     def max_key(self, table: str, key: Sequence[str], types: Sequence[str]) -> list | None:
-        from bluegreen.copier import chunks
+        from bluegreen.engines.postgresql import chunks
 
         row = self.conn.execute(chunks.max_key(self._ref(table),
                                                chunks.KeySet(list(key), list(types)))
@@ -300,7 +273,7 @@ class PostgresApply:
 
     def next_boundary(self, table: str, key: Sequence[str], types: Sequence[str],
                       lo: list | None, last: list, rows: int) -> list | None:
-        from bluegreen.copier import chunks
+        from bluegreen.engines.postgresql import chunks
 
         query = chunks.next_boundary(self._ref(table), chunks.KeySet(list(key), list(types)),
                                      lo is not None)
@@ -352,12 +325,10 @@ class PostgresApply:
 
     @contextmanager
     def _copier_store(self, name: str):
-        from bluegreen.state import StateStore
+        from bluegreen.engines.postgresql import state as pg_state
 
         with dialects.pg_connect(self.url, name) as conn:
-            store = StateStore(conn)
-            store.check_initialized()
-            yield conn, store
+            yield conn, pg_state.store(conn)
 
     def _active(self, store, table: str):
         return store.active(self._ref(table).key)
@@ -369,8 +340,8 @@ class PostgresApply:
 
     def copy_table(self, table: str, alter: str, options: Any,
                    on_progress: Callable[[Any], None], on_event: Callable[[str], None]) -> None:
-        from bluegreen.copier.runner import Copier, CopyOptions, open_migration
-        from bluegreen.copier.verify import verify
+        from bluegreen.engines.postgresql.copy import Copier, CopyOptions, open_migration
+        from bluegreen.engines.postgresql.verify import verify
 
         with self._copier_store("bluegreen-apply") as (_, store):
             record = self._active(store, table)
@@ -394,7 +365,7 @@ class PostgresApply:
 
     def cutover_tables(self, tables: Sequence[str], lock_timeout_ms: int, retries: int,
                        on_event: Callable[[str], None]) -> float:
-        from bluegreen.cutover import switch, validate
+        from bluegreen.engines.postgresql.switch import switch, validate
 
         with self._copier_store("bluegreen-cutover") as (conn, store):
             records = [self._active(store, t) for t in tables]
@@ -410,7 +381,7 @@ class PostgresApply:
 
     def rollback_tables(self, tables: Sequence[str], lock_timeout_ms: int, retries: int,
                         on_event: Callable[[str], None]) -> float | None:
-        from bluegreen.cutover import switch
+        from bluegreen.engines.postgresql.switch import switch
 
         with self._copier_store("bluegreen-rollback") as (conn, store):
             records = [self._active(store, t) for t in tables]
@@ -423,9 +394,9 @@ class PostgresApply:
     def abort_copy(self, table: str) -> None:
         import time
 
-        from bluegreen.copier import capture
-        from bluegreen.copier.runner import names_for
-        from bluegreen.copier.tables import TableRef
+        from bluegreen.engines.postgresql import capture
+        from bluegreen.engines.postgresql.catalog import TableRef
+        from bluegreen.engines.postgresql.copy import names_for
 
         with self._copier_store("bluegreen-abort") as (conn, store):
             record = self._active(store, table)
@@ -457,7 +428,7 @@ class PostgresApply:
             raise LockBusy()
 
     def finish_tables(self, tables: Sequence[str], lock_timeout_ms: int) -> None:
-        from bluegreen.cutover import finish
+        from bluegreen.engines.postgresql.switch import finish
 
         with self._copier_store("bluegreen-finish") as (conn, store):
             records = [self._active(store, t) for t in tables]

@@ -15,22 +15,15 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from bluegreen import dialects
 from bluegreen.core.apply import sqltext
 from bluegreen.core.apply.model import Kind, StepSpec
 from bluegreen.core.apply.store import ApplyStore
-from bluegreen.engines.base import (
-    ApplyBusy,
-    Capabilities,
-    StepFailed,
-    alembic_heads,
-    alembic_stamp,
-)
-from bluegreen.errors import LockBusy
+from bluegreen.engines import urls as dialects
+from bluegreen.engines.base import Capabilities, alembic_heads, alembic_stamp
+from bluegreen.engines.sqlite import state as sqlite_state
+from bluegreen.errors import ApplyBusy, LockBusy, StepFailed
 from bluegreen.planner.model import Batch, Target
 from bluegreen.planner.schema import Schema
-
-_NOW = "strftime('%Y-%m-%dT%H:%M:%f+00:00', 'now')"
 
 
 def _q(name: str) -> str:
@@ -42,37 +35,11 @@ def _busy(error: sqlite3.Error) -> bool:
     return "locked" in text or "busy" in text
 
 
-class _Db:
-    prefix = "bluegreen_"
-    now = _NOW
-
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self.conn = conn
-
-    def rows(self, query: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
-        cursor = self.conn.execute(query, tuple(params))
-        names = [d[0] for d in cursor.description or ()]
-        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-
-    def run(self, query: str, params: Sequence[Any] = ()) -> int:
-        return self.conn.execute(query, tuple(params)).rowcount
-
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
-        self.conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
-        self.conn.execute("COMMIT")
-
-
 class _Pacer:
     """Rows per second and chunk size; SQLite has no other signals to throttle on."""
 
     def __init__(self, throttle: Any, chunk_rows: int | None) -> None:
-        from bluegreen.copier.throttle import ChunkSizer, TokenBucket
+        from bluegreen.engines.postgresql.throttle import ChunkSizer, TokenBucket
 
         self.stop = threading.Event()
         self.sizer = ChunkSizer(chunk_rows or 1000, fixed=chunk_rows is not None,
@@ -101,16 +68,16 @@ class SqliteApply:
                                 lock_timeout=False, throttle_signals=False)
 
     def __init__(self, url: str) -> None:
-        from bluegreen.dialects.sqlite import SqliteState, connect
+        from bluegreen.engines.sqlite.runtime import connect
 
         self.url = url
         self.conn = connect(url)
         try:
-            SqliteState(self.conn).check_initialized()
+            sqlite_state.store(self.conn)
         except BaseException:
             self.conn.close()
             raise
-        self.store = ApplyStore(_Db(self.conn))
+        self.store = ApplyStore(sqlite_state.SqliteDb(self.conn))
 
     def close(self) -> None:
         self.conn.close()
@@ -120,7 +87,7 @@ class SqliteApply:
     @contextmanager
     def apply_lock(self) -> Iterator[None]:
         host, pid = socket.gethostname(), os.getpid()
-        with _Db(self.conn).transaction():
+        with sqlite_state.SqliteDb(self.conn).transaction():
             row = self.conn.execute("SELECT pid, host, since FROM bluegreen_apply_lock WHERE "
                                     "id = 1").fetchone()
             if row is not None and not (row[1] == host and not _alive(row[0])):
@@ -285,9 +252,7 @@ class SqliteApply:
     # ---- shadow copies: a table rebuild -------------------------------------------------------
 
     def _active(self, table: str):
-        from bluegreen.dialects.sqlite import SqliteState
-
-        return SqliteState(self.conn).active(table)
+        return sqlite_state.store(self.conn, check=False).active(table)
 
     def copy_state(self, table: str) -> str | None:
         record = self._active(table)
@@ -295,9 +260,9 @@ class SqliteApply:
 
     def copy_table(self, table: str, alter: str, options: Any,
                    on_progress: Callable[[Any], None], on_event: Callable[[str], None]) -> None:
-        from bluegreen.copier.lifecycle import run_copy
-        from bluegreen.copier.runner import CopyOptions
-        from bluegreen.dialects import sqlite
+        from bluegreen.core.copy import run_copy
+        from bluegreen.engines.postgresql.copy import CopyOptions
+        from bluegreen.engines.sqlite import runtime as sqlite
         from bluegreen.engines.sqlite.rebuild import new_shape
 
         record = self._active(table)
@@ -319,8 +284,8 @@ class SqliteApply:
 
     def cutover_tables(self, tables: Sequence[str], lock_timeout_ms: int, retries: int,
                        on_event: Callable[[str], None]) -> float:
-        from bluegreen.cutover import run_switch
-        from bluegreen.dialects import sqlite
+        from bluegreen.engines.postgresql.switch import run_switch
+        from bluegreen.engines.sqlite import runtime as sqlite
 
         if all((r := self._active(t)) is not None and r.state == "cut_over" for t in tables):
             return 0.0
@@ -330,8 +295,8 @@ class SqliteApply:
 
     def rollback_tables(self, tables: Sequence[str], lock_timeout_ms: int, retries: int,
                         on_event: Callable[[str], None]) -> float | None:
-        from bluegreen.cutover import run_switch
-        from bluegreen.dialects import sqlite
+        from bluegreen.engines.postgresql.switch import run_switch
+        from bluegreen.engines.sqlite import runtime as sqlite
 
         cut = [t for t in tables if (r := self._active(t)) is not None and r.state == "cut_over"]
         if not cut:
@@ -341,13 +306,13 @@ class SqliteApply:
                               retries=retries, on_event=on_event).lock_ms
 
     def abort_copy(self, table: str) -> None:
-        from bluegreen.dialects import sqlite
+        from bluegreen.engines.sqlite import runtime as sqlite
 
         if self._active(table) is not None:
             sqlite.abort(self.url, table)
 
     def finish_tables(self, tables: Sequence[str], lock_timeout_ms: int) -> None:
-        from bluegreen.dialects import sqlite
+        from bluegreen.engines.sqlite import runtime as sqlite
 
         cut = [t for t in tables if (r := self._active(t)) is not None and r.state == "cut_over"]
         if cut:

@@ -29,10 +29,28 @@ from pglast import ast
 from pglast.stream import RawStream
 from psycopg import sql
 
-from bluegreen import dialects
-from bluegreen.copier import capture, chunks
-from bluegreen.copier.fit import MISFITS, describe_key, find_null, first_misfit, misfit_error
-from bluegreen.copier.shadow import (
+from bluegreen.core.state import MigrationRecord, MigrationStore
+from bluegreen.engines import urls as dialects
+from bluegreen.engines.postgresql import capture, chunks, locks
+from bluegreen.engines.postgresql import state as pg_state
+from bluegreen.engines.postgresql.catalog import (
+    STATE_SCHEMA,
+    TableFacts,
+    TableRef,
+    TableRefused,
+    check_identity,
+    current_oid,
+    names_for,
+    read_table,
+)
+from bluegreen.engines.postgresql.fit import (
+    MISFITS,
+    describe_key,
+    find_null,
+    first_misfit,
+    misfit_error,
+)
+from bluegreen.engines.postgresql.shadow import (
     AlterSpec,
     BadAlter,
     column_exprs,
@@ -41,18 +59,7 @@ from bluegreen.copier.shadow import (
     planned_columns,
     reverse_source_names,
 )
-from bluegreen.copier.tables import (
-    STATE_SCHEMA,
-    TableFacts,
-    TableRef,
-    TableRefused,
-    TableReplaced,
-    check_identity,
-    current_oid,
-    names_for,
-    read_table,
-)
-from bluegreen.copier.throttle import (
+from bluegreen.engines.postgresql.throttle import (
     ChunkSizer,
     Throttle,
     ThrottleSettings,
@@ -60,9 +67,8 @@ from bluegreen.copier.throttle import (
     check_replication_access,
     check_throttle_query,
 )
-from bluegreen.errors import BluegreenError, CopyAborted, Interrupted
+from bluegreen.errors import BluegreenError, CopyAborted, Interrupted, TableReplaced
 from bluegreen.results import CopyResult, Progress
-from bluegreen.state import MigrationRecord, StateStore, locks
 
 
 @dataclass
@@ -389,7 +395,7 @@ class Copier:
                            f"{describe_key(key, found[0])}: {found[1]}; fix --alter (a USING "
                            "clause, a DEFAULT for a NOT NULL column) or that row")
 
-    def _create(self, conn: psycopg.Connection, store: StateStore, live: TableFacts,
+    def _create(self, conn: psycopg.Connection, store: MigrationStore, live: TableFacts,
                 spec: AlterSpec) -> MigrationRecord:
         """Record, shadow, alter, queue and trigger in one transaction: all or nothing."""
         alter_sql = self.alter_sql or ""
@@ -400,7 +406,7 @@ class Copier:
                     if current_oid(conn, live.ref) != live.oid:
                         raise TableReplaced(f"{live.ref.key} was dropped or replaced while the "
                                             "copy started; run the command again")
-                    record = store.create(live.ref.key, alter_sql, "", "", "")
+                    record = store.create(live.ref.key, alter_sql)
                     shadow, old, queue = names_for(live.ref, record.id)
                     for statement in create_statements(conn, live, spec, shadow, queue):
                         try:
@@ -427,12 +433,11 @@ class Copier:
     # ---- the run ----------------------------------------------------------------------------
 
     def run(self) -> CopyResult:
-        from bluegreen.copier.lifecycle import run_copy
+        from bluegreen.core.copy import run_copy
 
         self.conn = dialects.pg_connect(self.url, "bluegreen-copy")
         with self.conn:
-            self.store = StateStore(self.conn)
-            self.store.check_initialized()
+            self.store = pg_state.store(self.conn)
             self._check_options(self.conn)
             with locks.held(self.conn, f"copy:{self.ref.key}", f"a copy of {self.ref.key}",
                             f"wait for it, or stop it first (`bluegreen status {self.ref.key}` "
@@ -601,7 +606,7 @@ def _replay(conn: psycopg.Connection, m: MigrationTables, condition, params: lis
 class _Context:
     """The state of one run, shared by the producer, the workers and the replayer."""
 
-    def __init__(self, copier: Copier, conn: psycopg.Connection, store: StateStore,
+    def __init__(self, copier: Copier, conn: psycopg.Connection, store: MigrationStore,
                  migration: MigrationTables) -> None:
         self.copier = copier
         self.options = copier.options

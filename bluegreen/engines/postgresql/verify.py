@@ -12,8 +12,8 @@ import json
 import psycopg
 from psycopg import sql
 
-from bluegreen.copier import chunks
-from bluegreen.copier.runner import MigrationTables, replay_batch
+from bluegreen.engines.postgresql import chunks
+from bluegreen.engines.postgresql.copy import MigrationTables, replay_batch
 from bluegreen.results import VerifyResult
 
 

@@ -6,7 +6,7 @@ the name: incoming foreign keys (re-created NOT VALID, validated by OID after th
 views (with their grants, comment and options), owned sequences, identity counters, table
 and column grants, the table comment, row-level security policies, the table's own triggers,
 index and constraint names, and the timing of a foreign key to the table itself.
-Reverse-sync triggers (bluegreen.copier.reverse) keep the old table equal to the new one
+Reverse-sync triggers (bluegreen.engines.postgresql.reverse) keep the old table equal to the new one
 after cutover, so rollback loses nothing.
 
 Locks are taken in the order the app takes them (tables whose foreign keys point at a
@@ -27,16 +27,10 @@ from dataclasses import dataclass, field
 import psycopg
 from psycopg import sql
 
-from bluegreen.copier import capture, chunks
-from bluegreen.copier.reverse import (
-    drop_reverse_ddl,
-    ident,
-    reverse_mapping,
-    reverse_sync_ddl,
-    unsynced,
-    unsynced_table,
-)
-from bluegreen.copier.runner import (
+from bluegreen.core.state import MigrationRecord, MigrationStore, require_active
+from bluegreen.engines.postgresql import capture, chunks
+from bluegreen.engines.postgresql.catalog import TableFacts, TableRef, check_identity, read_table
+from bluegreen.engines.postgresql.copy import (
     MigrationTables,
     foreign_key_statements,
     names_for,
@@ -44,12 +38,18 @@ from bluegreen.copier.runner import (
     replay_batch,
     shadow_names,
 )
-from bluegreen.copier.shadow import constraint_name, parse_alter, reverse_source_names
-from bluegreen.copier.tables import TableFacts, TableRef, check_identity, read_table
-from bluegreen.copier.throttle import notify_control
-from bluegreen.errors import BluegreenError, CutoverRefused, LockBusy
+from bluegreen.engines.postgresql.reverse import (
+    drop_reverse_ddl,
+    ident,
+    reverse_mapping,
+    reverse_sync_ddl,
+    unsynced,
+    unsynced_table,
+)
+from bluegreen.engines.postgresql.shadow import constraint_name, parse_alter, reverse_source_names
+from bluegreen.engines.postgresql.throttle import notify_control
+from bluegreen.errors import BluegreenError, CutoverRefused, LockBusy, WrongState
 from bluegreen.results import SwitchResult
-from bluegreen.state import MigrationRecord, StateStore, WrongState, require_active
 
 
 def _q(conn, composable) -> str:
@@ -558,7 +558,7 @@ def run_switch(engine, tables: list[str], action: str, *, lock_timeout_ms: int =
 class PostgresSwitch:
     """PostgreSQL's side of a switch: lock_timeout, the catalog, PL/pgSQL triggers."""
 
-    def __init__(self, conn: psycopg.Connection, store: StateStore, *,
+    def __init__(self, conn: psycopg.Connection, store: MigrationStore, *,
                  accept_loss: bool = False) -> None:
         self.conn = conn
         self.store = store
@@ -744,7 +744,7 @@ def validate(conn: psycopg.Connection, item) -> str | None:
     return statement
 
 
-def switch(conn: psycopg.Connection, store: StateStore, tables: list[str], action: str,
+def switch(conn: psycopg.Connection, store: MigrationStore, tables: list[str], action: str,
            *, accept_loss: bool = False, **options) -> SwitchResult:
     """cutover or rollback on PostgreSQL (see run_switch)."""
     return run_switch(PostgresSwitch(conn, store, accept_loss=accept_loss), tables, action,
@@ -946,7 +946,7 @@ def _finish_locks(conn, records: list[MigrationRecord]) -> list[str]:
     return out
 
 
-def finish(conn: psycopg.Connection, store: StateStore, tables: list[str], *,
+def finish(conn: psycopg.Connection, store: MigrationStore, tables: list[str], *,
            lock_timeout_ms: int = 500, retries: int = 10, dry_run: bool = False
            ) -> tuple[list[MigrationRecord], list[str]]:
     """The contract step: drop the old table, the triggers and the queue."""

@@ -11,7 +11,7 @@ from pglast import ast, enums
 from pglast.stream import RawStream
 from psycopg import sql
 
-from bluegreen.copier.tables import Column, TableFacts, TableRef
+from bluegreen.engines.postgresql.catalog import Column, TableFacts, TableRef
 from bluegreen.errors import BadAlter
 
 AT = enums.AlterTableType

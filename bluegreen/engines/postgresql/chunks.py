@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from psycopg import sql
 
-from bluegreen.copier.tables import TableRef
+from bluegreen.engines.postgresql.catalog import TableRef
 
 
 @dataclass(frozen=True)

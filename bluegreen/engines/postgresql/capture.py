@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from psycopg import sql
 
-from bluegreen.copier.tables import TableRef
+from bluegreen.engines.postgresql.catalog import TableRef
 
 
 def queue_ddl(queue: TableRef, pk: list[str], pk_types: list[str]) -> sql.Composed:

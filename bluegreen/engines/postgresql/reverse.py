@@ -18,10 +18,10 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 
-from bluegreen.copier import capture
-from bluegreen.copier.shadow import parse_alter, reverse_source_names
-from bluegreen.copier.tables import TableFacts, TableRef
-from bluegreen.state import MigrationRecord
+from bluegreen.core.state import MigrationRecord
+from bluegreen.engines.postgresql import capture
+from bluegreen.engines.postgresql.catalog import TableFacts, TableRef
+from bluegreen.engines.postgresql.shadow import parse_alter, reverse_source_names
 
 
 def _q(conn, composable) -> str:

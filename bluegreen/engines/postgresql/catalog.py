@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import psycopg
 from psycopg import sql
 
-from bluegreen.errors import BluegreenError, TableRefused  # noqa: F401
+from bluegreen.errors import BluegreenError, TableRefused, TableReplaced  # noqa: F401
 
 STATE_SCHEMA = "bluegreen"
 
@@ -97,10 +97,6 @@ def current_oid(conn: psycopg.Connection, ref: TableRef) -> int | None:
     """The OID of the relation that has this name now, or None."""
     return conn.execute("SELECT to_regclass(%s)::oid", (ref.text(conn),)).fetchone()[0]
 
-
-class TableReplaced(BluegreenError):
-    """A migration's table is not the one it started with (dropped and re-created, or
-    renamed, by someone else since)."""
 
 
 def check_identity(conn: psycopg.Connection, record, action: str) -> None:

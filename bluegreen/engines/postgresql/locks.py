@@ -18,7 +18,7 @@ from datetime import datetime
 
 import psycopg
 
-from bluegreen.errors import BluegreenError
+from bluegreen.errors import LockHeld
 
 
 @dataclass
@@ -36,11 +36,6 @@ class LockHolder:
         when = f" since {self.since:%Y-%m-%d %H:%M:%S %Z}".rstrip() if self.since else ""
         return f"{who}{when}"
 
-
-class LockHeld(BluegreenError):
-    def __init__(self, what: str, holder: LockHolder, hint: str) -> None:
-        super().__init__(f"{what} is already running: {holder.describe()}; {hint}")
-        self.holder = holder
 
 
 def lock_key(name: str) -> int:
@@ -98,7 +93,7 @@ def held(conn: psycopg.Connection, name: str, what: str, hint: str) -> Iterator[
     """Hold lock ``name`` for the block, or raise LockHeld saying who has it."""
     other = try_lock(conn, name)
     if other is not None:
-        raise LockHeld(what, other, hint)
+        raise LockHeld(what, other.describe(), hint)
     try:
         yield
     finally:

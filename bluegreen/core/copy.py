@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import time
 
-from bluegreen.errors import BadAlter, BluegreenError, CopyCancelled
+from bluegreen.errors import BadAlter, BluegreenError, CopyCancelled, WrongState
 from bluegreen.results import CopyResult
-from bluegreen.state import WrongState
 
 RESUMABLE = ("copying", "synced", "rolled_back")
 

@@ -10,18 +10,15 @@ from collections.abc import Callable
 import psycopg
 from psycopg import sql
 
-from bluegreen.copier.chunks import KeySet, next_boundary
-from bluegreen.copier.tables import TableRef
-from bluegreen.errors import BluegreenError
+from bluegreen.engines.postgresql.catalog import TableRef
+from bluegreen.engines.postgresql.chunks import KeySet, next_boundary
+from bluegreen.errors import RowDoesNotFit
 
 # What one row alone can fail on: a value the new type cannot hold, a NULL the new shape
 # forbids, a CHECK. (Unique, foreign-key and exclusion errors involve other rows.)
 MISFITS = (psycopg.errors.DataError, psycopg.errors.NotNullViolation,
            psycopg.errors.CheckViolation)
 
-
-class RowDoesNotFit(BluegreenError):
-    """A live row that the new shape cannot hold; the copy stopped before losing it."""
 
 
 def describe_key(key: KeySet, values) -> str:

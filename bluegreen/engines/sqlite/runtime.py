@@ -25,30 +25,22 @@ from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
+from bluegreen.core.state import ACTIVE_STATES, MigrationRecord, MigrationStore, require_active
+from bluegreen.engines.sqlite import state as sqlite_state
 from bluegreen.errors import (
     BadAlter,
     BadUrl,
     BluegreenError,
     CutoverRefused,
     LockBusy,
+    NoActiveMigration,
     TableRefused,
 )
 from bluegreen.results import Progress, StatusRow, VerifyResult
-from bluegreen.state import (
-    ACTIVE_STATES,
-    MigrationRecord,
-    NoActiveMigration,
-    StateNotInitialized,
-    WrongState,
-    require_active,
-)
-
-_DATE_FIELDS = ("created_at", "updated_at", "synced_at", "cut_over_at", "finished_at")
-_BOOL_FIELDS = ("paused", "backfill_done", "indexes_built")
 
 
 def database_path(url: str) -> str:
-    from bluegreen.dialects import sqlalchemy_url
+    from bluegreen.engines.urls import sqlalchemy_url
 
     parsed = sqlalchemy_url(url)
     if parsed.get_backend_name() != "sqlite":
@@ -86,100 +78,6 @@ def q(name: str) -> str:
 
 # ---- state ------------------------------------------------------------------------------------
 
-class SqliteState:
-    """The state store on SQLite: the same records and conditional transitions."""
-
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self.conn = conn
-
-    def check_initialized(self) -> None:
-        from bluegreen.state.init import current_sqlite_revision, head_revision
-
-        current = current_sqlite_revision(self.conn)
-        if current is None:
-            raise StateNotInitialized("missing in this database")
-        if current != head_revision():
-            raise StateNotInitialized(f"at revision {current}, older than this bluegreen")
-
-    def _record(self, row: sqlite3.Row | None) -> MigrationRecord | None:
-        if row is None:
-            return None
-        data = dict(row)
-        data["detail"] = json.loads(data["detail"] or "{}")
-        for key in _BOOL_FIELDS:
-            data[key] = bool(data[key])
-        for key in _DATE_FIELDS:
-            data[key] = datetime.fromisoformat(data[key]) if data[key] else None
-        return MigrationRecord(**data)
-
-    def _one(self, sql: str, params: tuple = ()) -> MigrationRecord | None:
-        cursor = self.conn.execute(sql, params)
-        cursor.row_factory = sqlite3.Row
-        return self._record(cursor.fetchone())
-
-    def active(self, table: str) -> MigrationRecord | None:
-        marks = ", ".join("?" for _ in ACTIVE_STATES)
-        return self._one(f"SELECT * FROM bluegreen_migrations WHERE table_name = ? AND state "
-                         f"IN ({marks})", (table, *ACTIVE_STATES))
-
-    def latest(self, table: str) -> MigrationRecord | None:
-        return self._one("SELECT * FROM bluegreen_migrations WHERE table_name = ? ORDER BY id "
-                         "DESC LIMIT 1", (table,))
-
-    def get(self, migration_id: int) -> MigrationRecord:
-        record = self._one("SELECT * FROM bluegreen_migrations WHERE id = ?", (migration_id,))
-        assert record is not None
-        return record
-
-    def all_recent(self, limit: int = 50) -> list[MigrationRecord]:
-        marks = ", ".join("?" for _ in ACTIVE_STATES)
-        cursor = self.conn.execute(
-            f"SELECT * FROM bluegreen_migrations ORDER BY (state IN ({marks})) DESC, id DESC "
-            "LIMIT ?", (*ACTIVE_STATES, limit))
-        cursor.row_factory = sqlite3.Row
-        return [self._record(r) for r in cursor.fetchall()]  # type: ignore[misc]
-
-    def create(self, table: str, alter_sql: str) -> MigrationRecord:
-        try:
-            cursor = self.conn.execute(
-                "INSERT INTO bluegreen_migrations (table_name, alter_sql, shadow_table, "
-                "old_table, queue_table, state) VALUES (?, ?, '', '', '', 'copying')",
-                (table, alter_sql))
-        except sqlite3.IntegrityError:
-            raise BluegreenError(f"{table} already has an active bluegreen migration; see "
-                                 f"`bluegreen status {table}`") from None
-        migration_id = cursor.lastrowid
-        shadow, old, queue = names_for(table, migration_id)
-        self.conn.execute("UPDATE bluegreen_migrations SET shadow_table = ?, old_table = ?, "
-                          "queue_table = ? WHERE id = ?", (shadow, old, queue, migration_id))
-        return self.get(migration_id)
-
-    def transition(self, record: MigrationRecord, expected: tuple[str, ...], new: str,
-                   action: str, **fields) -> MigrationRecord:
-        sets = ", ".join(["state = ?", "updated_at = strftime('%Y-%m-%dT%H:%M:%f+00:00', "
-                                       "'now')"] + [f"{k} = ?" for k in fields])
-        marks = ", ".join("?" for _ in expected)
-        cursor = self.conn.execute(
-            f"UPDATE bluegreen_migrations SET {sets} WHERE id = ? AND state IN ({marks})",
-            (new, *fields.values(), record.id, *expected))
-        if cursor.rowcount != 1:
-            raise WrongState(record.table_name, self.get(record.id).state, expected, action)
-        return self.get(record.id)
-
-    def update(self, record: MigrationRecord, **fields) -> None:
-        sets = ", ".join([f"{k} = ?" for k in fields] + [
-            "updated_at = strftime('%Y-%m-%dT%H:%M:%f+00:00', 'now')"])
-        self.conn.execute(f"UPDATE bluegreen_migrations SET {sets} WHERE id = ?",
-                          (*fields.values(), record.id))
-
-    def set_paused(self, table: str, paused: bool) -> MigrationRecord:
-        record = self.active(table)
-        if record is None:
-            raise NoActiveMigration(table, "start one with `bluegreen copy`")
-        self.update(record, paused=int(paused))
-        return self.get(record.id)
-
-
 @contextmanager
 def immediate(conn: sqlite3.Connection):
     """One write transaction: BEGIN IMMEDIATE takes SQLite's write lock up front."""
@@ -197,9 +95,7 @@ def open_state(url: str):
     """A connection and its initialized state store, closed afterwards."""
     conn = connect(url)
     try:
-        state = SqliteState(conn)
-        state.check_initialized()
-        yield conn, state
+        yield conn, sqlite_state.store(conn)
     finally:
         conn.close()
 
@@ -271,13 +167,12 @@ class SqliteCopier:
         self.stop.set()
 
     def __enter__(self) -> SqliteCopier:
-        """Open the engine for run_copy (bluegreen.copier.lifecycle)."""
+        """Open the engine for run_copy (bluegreen.core.copy)."""
         self.started = time.monotonic()
         self.warnings: list[str] = []
         self.conn = connect(self.url)
-        self.store = SqliteState(self.conn)
         try:
-            self.store.check_initialized()
+            self.store = sqlite_state.store(self.conn)
         except BaseException:
             self.conn.close()
             raise
@@ -309,10 +204,13 @@ class SqliteCopier:
     def open(self, record: MigrationRecord) -> _SqliteWork:
         return _SqliteWork(self, record)
 
-    def _create(self, conn, state: SqliteState, live_sql: str, pk: list[str]) -> MigrationRecord:
+    def _create(self, conn, state: MigrationStore, live_sql: str, pk: list[str]) -> MigrationRecord:
         conn.execute("BEGIN IMMEDIATE")
         try:
             record = state.create(self.table, self.alter_sql or "")
+            shadow, old, queue = names_for(self.table, record.id)
+            state.update(record, shadow_table=shadow, old_table=old, queue_table=queue)
+            record = state.get(record.id)
             shadow, _, queue = record.shadow_table, record.old_table, record.queue_table
             alter = (self.alter_sql or "").strip()
             try:
@@ -369,9 +267,9 @@ class SqliteCopier:
             backlog=backlog(conn, record), rows_replayed=record.rows_replayed,
             chunk_size=record.chunk_size or 0, throttled=None))
 
-    def _backfill(self, conn, state: SqliteState, record: MigrationRecord, pk: list[str],
+    def _backfill(self, conn, state: MigrationStore, record: MigrationRecord, pk: list[str],
                   mapping: tuple[str, str]) -> None:
-        from bluegreen.copier.throttle import ChunkSizer, TokenBucket
+        from bluegreen.engines.postgresql.throttle import ChunkSizer, TokenBucket
 
         keys = ", ".join(q(k) for k in pk)
         row = ", ".join(q(k) for k in pk)
@@ -612,10 +510,10 @@ def _switch_statements(conn, record: MigrationRecord, action: str, reverse_sync:
 
 
 class SqliteSwitch:
-    """SQLite's side of a switch (see bluegreen.cutover.run_switch): the lock is
+    """SQLite's side of a switch (see bluegreen.engines.postgresql.switch.run_switch): the lock is
     BEGIN IMMEDIATE, renames run with legacy_alter_table, triggers are SQLite's."""
 
-    def __init__(self, conn: sqlite3.Connection, state: SqliteState) -> None:
+    def __init__(self, conn: sqlite3.Connection, state: MigrationStore) -> None:
         self.conn = conn
         self.store = state
 
@@ -713,7 +611,7 @@ class SqliteSwitch:
 
 @contextmanager
 def switch_engine(url: str):
-    """A SqliteSwitch on an open connection, for bluegreen.cutover.run_switch."""
+    """A SqliteSwitch on an open connection, for bluegreen.engines.postgresql.switch.run_switch."""
     with open_state(url) as (conn, state):
         yield SqliteSwitch(conn, state)
 
@@ -770,9 +668,7 @@ def status(url: str, table: str | None):
 def set_paused(url: str, table: str, paused: bool) -> MigrationRecord:
     conn = connect(url)
     try:
-        state = SqliteState(conn)
-        state.check_initialized()
-        return state.set_paused(table, paused)
+        return sqlite_state.store(conn).set_paused(table, paused)
     finally:
         conn.close()
 
