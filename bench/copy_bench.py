@@ -20,12 +20,14 @@ from pathlib import Path
 
 import psycopg
 
+from bluegreen.core.copy import CopyOptions
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import LatencyProbe, fresh_database, make_table, median  # noqa: E402
 from bluegreen import commands  # noqa: E402
-from bluegreen.engines.postgresql.copy import Copier, CopyOptions  # noqa: E402
-from bluegreen.engines.postgresql.throttle import ThrottleSettings  # noqa: E402
+from bluegreen.core.pace import ThrottleSettings  # noqa: E402
+from bluegreen.engines.postgresql.copy import Copier  # noqa: E402
 from bluegreen.errors import CopyCancelled  # noqa: E402
 
 ALTER = "ALTER TABLE t ALTER COLUMN amount TYPE bigint"

@@ -19,12 +19,15 @@ from pathlib import Path
 
 import psycopg
 
+from bluegreen.core.copy import CopyOptions
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import ADMIN_URL, make_table, median  # noqa: E402
 from bluegreen import commands  # noqa: E402
-from bluegreen.engines.postgresql.copy import CopyOptions  # noqa: E402
-from bluegreen.engines.postgresql.throttle import ThrottleSettings  # noqa: E402
+
+# noqa: E402
+from bluegreen.core.pace import ThrottleSettings  # noqa: E402
 
 ALTER = "ALTER TABLE t ALTER COLUMN amount TYPE bigint"
 BENCH_DB = "bluegreen_bench_throttle"  # its own: other benchmarks drop theirs with FORCE

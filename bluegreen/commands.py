@@ -312,7 +312,8 @@ def _store(conn):
 def copy(database_url: str, table: str, alter_sql: str | None, options=None, *,
          on_progress=None, on_event=None):
     """Build the shadow table and keep it in sync (see bluegreen.engines.postgresql.copy)."""
-    from bluegreen.engines.postgresql.copy import Copier, CopyOptions
+    from bluegreen.core.copy import CopyOptions
+    from bluegreen.engines.postgresql.copy import Copier
 
     on_event = _redacted(on_event)
     if is_sqlite(database_url):

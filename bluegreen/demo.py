@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bluegreen import commands
+from bluegreen.core.copy import CopyOptions
 from bluegreen.engines import urls as dialects
 
 TABLE = "demo_orders"
@@ -221,8 +222,7 @@ def _run(url: str, rows: int, on_step: Callable[[str], None], on_progress,
          on_event) -> DemoResult:
     from bluegreen.core.apply.model import ApplyPhase
     from bluegreen.core.apply.runner import ApplyOptions
-    from bluegreen.engines.postgresql.copy import CopyOptions
-    from bluegreen.engines.postgresql.throttle import ThrottleSettings
+    from bluegreen.core.pace import ThrottleSettings
     from bluegreen.results import Progress
 
     result = DemoResult(dialects.redact(url))  # shown in text and JSON: never a password

@@ -52,8 +52,8 @@ def _options(phase: str, lock_timeout: int, retries: int, allow_unsafe: bool = F
              version_table: str = "alembic_version", version_table_schema: str | None = None):
     from bluegreen.core.apply.model import ApplyPhase
     from bluegreen.core.apply.runner import ApplyOptions
-    from bluegreen.engines.postgresql.copy import CopyOptions
-    from bluegreen.engines.postgresql.throttle import ThrottleSettings
+    from bluegreen.core.copy import CopyOptions
+    from bluegreen.core.pace import ThrottleSettings
 
     if lock_timeout < 1:
         raise BadOption("--lock-timeout must be at least 1 (ms)")

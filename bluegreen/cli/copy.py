@@ -74,8 +74,8 @@ def copy(
 
     Killed or interrupted at any point, the same command resumes from its checkpoint.
     """
-    from bluegreen.engines.postgresql.copy import CopyOptions
-    from bluegreen.engines.postgresql.throttle import ThrottleSettings
+    from bluegreen.core.copy import CopyOptions
+    from bluegreen.core.pace import ThrottleSettings
 
     url = require_url(database_url)
     if dry_run:

@@ -5,9 +5,25 @@ SQLite's) supplies how each step runs."""
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, field
 
+from bluegreen.core.pace import ThrottleSettings
 from bluegreen.errors import BadAlter, BluegreenError, CopyCancelled, WrongState
 from bluegreen.results import CopyResult
+
+
+@dataclass
+class CopyOptions:
+    chunk_size: int | None = None  # None: adapt to target_chunk_seconds
+    workers: int = 2
+    sync_threshold: int = 1000
+    follow: bool = False
+    throttle: ThrottleSettings = field(default_factory=ThrottleSettings)
+    target_chunk_seconds: float = 0.5
+    replay_batch: int = 5000
+    lock_timeout_ms: int = 500
+    long_transaction_seconds: int = 60
+
 
 RESUMABLE = ("copying", "synced", "rolled_back")
 

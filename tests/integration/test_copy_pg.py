@@ -14,8 +14,8 @@ import psycopg
 import pytest
 
 from bluegreen import commands
-from bluegreen.engines.postgresql.copy import CopyOptions
-from bluegreen.engines.postgresql.throttle import ThrottleSettings
+from bluegreen.core.copy import CopyOptions
+from bluegreen.core.pace import ThrottleSettings
 from bluegreen.errors import BluegreenError
 from tests.integration.items import expected_rows, item_writers, live_rows, seed_items
 
@@ -329,11 +329,11 @@ def test_throttle_query_holds_the_copy_back(bg, pg):
 
 
 def test_throttle_signals_read_from_the_server(bg, pg, pg_url):
-    from bluegreen.engines.postgresql.throttle import Throttle
+    from bluegreen.engines.postgresql.throttle import PgSignals
 
     settings = ThrottleSettings(max_replication_lag=5, max_active_sessions=1000)
-    throttle = Throttle(pg_url, settings, watch=lambda conn: None)
+    signals = PgSignals(pg_url, settings, watch=lambda conn: None)
     with psycopg.connect(pg_url, autocommit=True) as conn:
-        assert throttle.decide(conn) is None  # no replica lags, few sessions are active
-        throttle.settings = ThrottleSettings(max_active_sessions=-1)
-        assert "active sessions" in throttle.decide(conn)
+        assert signals.reason(conn) is None  # no replica lags, few sessions are active
+        signals.settings = ThrottleSettings(max_active_sessions=-1)
+        assert "active sessions" in signals.reason(conn)

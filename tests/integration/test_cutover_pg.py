@@ -14,7 +14,7 @@ import psycopg
 import pytest
 
 from bluegreen import commands
-from bluegreen.engines.postgresql.copy import CopyOptions
+from bluegreen.core.copy import CopyOptions
 from bluegreen.errors import BluegreenError
 from tests.integration.items import expected_rows, item_writers, live_rows, seed_items
 

@@ -19,7 +19,7 @@ import psycopg
 import pytest
 
 from bluegreen import commands
-from bluegreen.engines.postgresql.copy import CopyOptions
+from bluegreen.core.copy import CopyOptions
 from tests.integration.test_production_pg import bluegreen_objects, one_line_error
 from tests.integration.writers import Writer
 

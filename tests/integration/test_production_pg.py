@@ -19,7 +19,7 @@ import pytest
 from psycopg import sql
 
 from bluegreen import commands
-from bluegreen.engines.postgresql.copy import CopyOptions
+from bluegreen.core.copy import CopyOptions
 from bluegreen.errors import BluegreenError
 from tests.integration.items import expected_rows, item_writers, live_rows, seed_items
 from tests.integration.roles import create_roles, drop_roles

@@ -10,8 +10,8 @@ import psycopg
 import pytest
 
 from bluegreen import commands
-from bluegreen.engines.postgresql.copy import CopyOptions
-from bluegreen.engines.postgresql.throttle import ThrottleSettings
+from bluegreen.core.copy import CopyOptions
+from bluegreen.core.pace import ThrottleSettings
 from tests.integration.items import seed_items
 from tests.integration.replica import ReplicaUnavailable, streaming_pair
 

@@ -15,8 +15,8 @@ import pytest
 from psycopg import sql
 
 from bluegreen import commands
-from bluegreen.engines.postgresql.copy import CopyOptions
-from bluegreen.engines.postgresql.throttle import ThrottleSettings
+from bluegreen.core.copy import CopyOptions
+from bluegreen.core.pace import ThrottleSettings
 from bluegreen.errors import BluegreenError
 from tests.integration.roles import create_roles, drop_roles
 from tests.integration.test_production_pg import bluegreen_objects, cli, one_line_error

@@ -12,7 +12,7 @@ import time
 import pytest
 
 from bluegreen import commands
-from bluegreen.engines.postgresql.copy import CopyOptions
+from bluegreen.core.copy import CopyOptions
 from bluegreen.errors import BluegreenError
 
 SCHEMA = """

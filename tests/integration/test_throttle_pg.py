@@ -13,8 +13,8 @@ import time
 import pytest
 
 from bluegreen import commands
-from bluegreen.engines.postgresql.copy import CopyOptions
-from bluegreen.engines.postgresql.throttle import ThrottleSettings
+from bluegreen.core.copy import CopyOptions
+from bluegreen.core.pace import ThrottleSettings
 from bluegreen.errors import BluegreenError
 from tests.integration.items import seed_items
 

@@ -20,6 +20,7 @@ from psycopg import sql
 from bluegreen.core.apply import sqltext
 from bluegreen.core.apply.model import Kind, StepSpec
 from bluegreen.core.apply.store import ApplyStore
+from bluegreen.core.copy import CopyOptions
 from bluegreen.engines import urls as dialects
 from bluegreen.engines.base import Capabilities, alembic_heads, alembic_stamp
 from bluegreen.errors import ApplyBusy, BluegreenError, LockBusy, StepFailed
@@ -43,12 +44,13 @@ class _Pacer:
     def __init__(self, url: str, throttle: Any, chunk_rows: int | None) -> None:
         import threading
 
-        from bluegreen.engines.postgresql.throttle import ChunkSizer, Throttle, ThrottleSettings
+        from bluegreen.core.pace import ChunkSizer, ThrottleSettings
+        from bluegreen.engines.postgresql.throttle import throttle as make_throttle
 
         self.stop = threading.Event()
         self.sizer = ChunkSizer(chunk_rows or 1000, fixed=chunk_rows is not None,
                                 high=50_000)
-        self.throttle = Throttle(url, throttle or ThrottleSettings(), lambda conn: None)
+        self.throttle = make_throttle(url, throttle or ThrottleSettings(), lambda conn: None)
         self.throttle.start()
 
     @property
@@ -340,7 +342,7 @@ class PostgresApply:
 
     def copy_table(self, table: str, alter: str, options: Any,
                    on_progress: Callable[[Any], None], on_event: Callable[[str], None]) -> None:
-        from bluegreen.engines.postgresql.copy import Copier, CopyOptions, open_migration
+        from bluegreen.engines.postgresql.copy import Copier, open_migration
         from bluegreen.engines.postgresql.verify import verify
 
         with self._copier_store("bluegreen-apply") as (_, store):

@@ -21,7 +21,7 @@ import shutil
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pglast
 import psycopg
@@ -29,10 +29,13 @@ from pglast import ast
 from pglast.stream import RawStream
 from psycopg import sql
 
+from bluegreen.core.copy import CopyOptions
+from bluegreen.core.pace import ChunkSizer, TokenBucket
 from bluegreen.core.state import MigrationRecord, MigrationStore
 from bluegreen.engines import urls as dialects
 from bluegreen.engines.postgresql import capture, chunks, locks
 from bluegreen.engines.postgresql import state as pg_state
+from bluegreen.engines.postgresql import throttle as pg_throttle
 from bluegreen.engines.postgresql.catalog import (
     STATE_SCHEMA,
     TableFacts,
@@ -59,29 +62,9 @@ from bluegreen.engines.postgresql.shadow import (
     planned_columns,
     reverse_source_names,
 )
-from bluegreen.engines.postgresql.throttle import (
-    ChunkSizer,
-    Throttle,
-    ThrottleSettings,
-    TokenBucket,
-    check_replication_access,
-    check_throttle_query,
-)
+from bluegreen.engines.postgresql.throttle import check_replication_access, check_throttle_query
 from bluegreen.errors import BluegreenError, CopyAborted, Interrupted, TableReplaced
 from bluegreen.results import CopyResult, Progress
-
-
-@dataclass
-class CopyOptions:
-    chunk_size: int | None = None  # None: adapt to target_chunk_seconds
-    workers: int = 2
-    sync_threshold: int = 1000
-    follow: bool = False
-    throttle: ThrottleSettings = field(default_factory=ThrottleSettings)
-    target_chunk_seconds: float = 0.5
-    replay_batch: int = 5000
-    lock_timeout_ms: int = 500
-    long_transaction_seconds: int = 60
 
 
 def _render(conn: psycopg.Connection | None, statement: sql.Composable | str) -> str:
@@ -628,7 +611,8 @@ class _Context:
         self.sizer = ChunkSizer(self.options.chunk_size or min(5000, high),
                                 self.options.target_chunk_seconds,
                                 fixed=self.options.chunk_size is not None, high=high)
-        self.throttle = Throttle(copier.url, self.options.throttle, self._watch, self.stop)
+        self.throttle = pg_throttle.throttle(copier.url, self.options.throttle, self._watch,
+                                             self.stop)
         self.max_key: list | None = None
         self.rows_copied = self.record.rows_copied
         self.rows_replayed = self.record.rows_replayed

@@ -1,5 +1,4 @@
-"""The throttle: signals in, a decision out. It decides in a background thread; the copy
-loop only asks "may I?" before each unit of work (as gh-ost's throttler does).
+"""PostgreSQL's throttle signals (the decision loop is bluegreen.core.throttle).
 
 The signals: ``bluegreen pause`` (delivered at once by NOTIFY, polled as a fallback), replica
 replay lag, active sessions, and the user's throttle query. A watch callback lets the copy
@@ -12,74 +11,18 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import psycopg
 
-from bluegreen.errors import BadOption, BluegreenError
+from bluegreen.core.pace import ThrottleSettings
+from bluegreen.core.throttle import Throttle
+from bluegreen.errors import BadOption
 
 # Every bluegreen command that changes what a running copy should do (pause, resume, abort,
 # cutover) notifies this channel; the copy's throttle listens on it.
 CONTROL_CHANNEL = "bluegreen_control"
-
-
-@dataclass
-class ThrottleSettings:
-    max_rows_per_second: float | None = None
-    max_replication_lag: float | None = None  # seconds
-    max_active_sessions: int | None = None
-    throttle_query: str | None = None
-    check_interval: float = 0.5
-    query_timeout: float = 2.0  # seconds the throttle query may take
-
-
-class TokenBucket:
-    """At most ``rate`` rows per second on average.
-
-    A chunk reserves the rows it plans to copy before it runs (waiting until the bucket holds
-    them, or holds a full bucket for a chunk bigger than that) and settles the difference
-    once its real row count is known, so the long-run rate is the asked one whatever the
-    chunk sizes. The bucket starts empty (no burst at the start of a copy) and holds at most
-    ``burst_seconds`` of rows (the burst after a pause)."""
-
-    def __init__(self, rate: float | None, burst_seconds: float = 1.0) -> None:
-        self.rate = rate
-        self.capacity = (rate or 0.0) * burst_seconds
-        self.tokens = 0.0
-        self.updated = time.monotonic()
-        self.lock = threading.Lock()
-        self.waited = 0.0  # seconds spent waiting for tokens: zero means the rate was not
-        # what held the copy back
-
-    def _refill(self) -> None:
-        now = time.monotonic()
-        self.tokens = min(self.capacity, self.tokens + (now - self.updated) * (self.rate or 0))
-        self.updated = now
-
-    def take(self, rows: int, stop: threading.Event) -> None:
-        """Reserve ``rows`` (blocking until the bucket holds them, or ``stop``)."""
-        if not self.rate or rows <= 0:
-            return
-        need = min(rows, self.capacity)
-        while not stop.is_set():
-            with self.lock:
-                self._refill()
-                if self.tokens >= need:
-                    self.tokens -= rows
-                    return
-                wait = (need - self.tokens) / self.rate
-            self.waited += min(wait, 0.1)
-            stop.wait(min(wait, 0.1))
-
-    def settle(self, reserved: int, used: int) -> None:
-        """A chunk that reserved ``reserved`` rows copied ``used``: return or charge the
-        difference."""
-        if not self.rate:
-            return
-        with self.lock:
-            self._refill()
-            self.tokens = min(self.capacity, self.tokens + reserved - used)
 
 
 def check_throttle_query(conn: psycopg.Connection, query: str, timeout: float = 2.0) -> None:
@@ -164,40 +107,32 @@ class ReplicaLag:
         return lag, int(replicas)
 
 
-class Throttle:
-    """Polls the signals on its own connection; ``reason`` is None while work may go on.
-    ``fatal`` is set (and ``stop`` with it) when the watch callback says the copy must
-    end."""
+def notify_control(conn: psycopg.Connection) -> None:
+    """Wake every running copy's throttle so it reads its state now."""
+    conn.execute(f"NOTIFY {CONTROL_CHANNEL}")
+
+
+class PgSignals:
+    """The signals of one piece of work, on a connection of the throttle's own that LISTENs
+    for bluegreen's control channel."""
+
+    transient = (psycopg.Error,)
 
     def __init__(self, url: str, settings: ThrottleSettings,
-                 watch: Callable[[psycopg.Connection], str | None],
-                 stop: threading.Event | None = None) -> None:
+                 watch: Callable[[psycopg.Connection], str | None]) -> None:
         self.url = url
         self.settings = settings
         self.watch = watch
-        self.copy_stop = stop or threading.Event()
-        self.bucket = TokenBucket(settings.max_rows_per_second)
         self.lag = ReplicaLag()
-        self.reason: str | None = None
-        self.fatal: BluegreenError | None = None
-        self.stop_event = threading.Event()
-        self._changed = threading.Condition()
-        self._thread = threading.Thread(target=self._run, name="bluegreen-throttle",
-                                        daemon=True)
 
-    def start(self) -> Throttle:
-        with psycopg.connect(self.url, autocommit=True) as conn:
-            self._decide_and_publish(conn)
-        self._thread.start()
-        return self
+    @contextmanager
+    def open(self) -> Iterator[psycopg.Connection]:
+        with psycopg.connect(self.url, autocommit=True,
+                             application_name="bluegreen-throttle") as conn:
+            conn.execute(f"LISTEN {CONTROL_CHANNEL}")
+            yield conn
 
-    def stop(self) -> None:
-        self.stop_event.set()
-        with self._changed:
-            self._changed.notify_all()
-        self._thread.join(timeout=5)
-
-    def decide(self, conn: psycopg.Connection) -> str | None:
+    def reason(self, conn: psycopg.Connection) -> str | None:
         s = self.settings
         paused = self.watch(conn)
         if paused:
@@ -217,84 +152,14 @@ class Throttle:
             return "throttle query returned true"
         return None
 
-    def _decide_and_publish(self, conn: psycopg.Connection) -> None:
-        try:
-            reason = self.decide(conn)
-        except BluegreenError as error:
-            with self._changed:
-                self.fatal = error
-                self.reason = f"stopping: {error.message}"
-                self._changed.notify_all()
-            self.copy_stop.set()
-            self.stop_event.set()
-            return
-        with self._changed:
-            self.reason = reason
-            self._changed.notify_all()
-
-    def _run(self) -> None:
-        while not self.stop_event.is_set():
-            try:
-                with psycopg.connect(self.url, autocommit=True,
-                                     application_name="bluegreen-throttle") as conn:
-                    conn.execute(f"LISTEN {CONTROL_CHANNEL}")
-                    while not self.stop_event.is_set():
-                        self._decide_and_publish(conn)
-                        # A NOTIFY (pause, resume, abort, cutover) wakes the poll at once.
-                        for _ in conn.notifies(timeout=self.settings.check_interval,
-                                               stop_after=1):
-                            pass
-            except psycopg.Error as error:
-                # Cannot read the signals: hold the copy back rather than run blind.
-                with self._changed:
-                    self.reason = f"cannot read throttle signals: {error}".splitlines()[0]
-                self.stop_event.wait(1.0)
-
-    def wait(self, stop: threading.Event, rows: int = 0,
-             on_wait: Callable[[str], None] | None = None) -> None:
-        """Block while throttled (or until ``stop``), then reserve ``rows`` tokens; settle
-        the real count with ``settle`` once known."""
-        while True:
-            with self._changed:
-                while self.reason is not None and not stop.is_set() and \
-                        not self.stop_event.is_set():
-                    if on_wait:
-                        on_wait(self.reason)
-                    self._changed.wait(timeout=0.5)
-            if not rows or stop.is_set():
-                return
-            self.bucket.take(rows, stop)
-            if self.reason is None or stop.is_set():
-                return
-            # Paused (or throttled) while waiting for tokens: give them back and wait again.
-            self.bucket.settle(rows, 0)
-
-    def settle(self, reserved: int, used: int) -> None:
-        self.bucket.settle(reserved, used)
+    def wait(self, conn: psycopg.Connection, seconds: float) -> None:
+        # A NOTIFY (pause, resume, abort, cutover) wakes the poll at once.
+        for _ in conn.notifies(timeout=seconds, stop_after=1):
+            pass
 
 
-def notify_control(conn: psycopg.Connection) -> None:
-    """Wake every running copy's throttle so it reads its state now."""
-    conn.execute(f"NOTIFY {CONTROL_CHANNEL}")
-
-
-class ChunkSizer:
-    """Adapts the chunk size so that a chunk takes about ``target_seconds``."""
-
-    def __init__(self, initial: int, target_seconds: float = 0.5, fixed: bool = False,
-                 low: int = 100, high: int = 200_000) -> None:
-        self.size = max(low, min(high, initial)) if not fixed else initial
-        self.target = target_seconds
-        self.fixed = fixed
-        self.low, self.high = low, high
-        self.lock = threading.Lock()
-
-    def observe(self, rows: int, seconds: float) -> None:
-        if self.fixed or rows <= 0 or seconds <= 0:
-            return
-        with self.lock:
-            ideal = rows * self.target / seconds
-            # Move halfway, and at most double or halve per observation.
-            proposed = (self.size + ideal) / 2
-            self.size = int(max(self.low, min(self.high, self.size * 2, max(self.size / 2,
-                                                                                proposed))))
+def throttle(url: str, settings: ThrottleSettings,
+             watch: Callable[[psycopg.Connection], str | None],
+             stop: threading.Event | None = None) -> Throttle:
+    """The throttle of one piece of work on PostgreSQL (not started)."""
+    return Throttle(settings, PgSignals(url, settings, watch), stop)

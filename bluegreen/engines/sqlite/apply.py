@@ -18,6 +18,7 @@ from typing import Any
 from bluegreen.core.apply import sqltext
 from bluegreen.core.apply.model import Kind, StepSpec
 from bluegreen.core.apply.store import ApplyStore
+from bluegreen.core.copy import CopyOptions
 from bluegreen.engines import urls as dialects
 from bluegreen.engines.base import Capabilities, alembic_heads, alembic_stamp
 from bluegreen.engines.sqlite import state as sqlite_state
@@ -39,7 +40,7 @@ class _Pacer:
     """Rows per second and chunk size; SQLite has no other signals to throttle on."""
 
     def __init__(self, throttle: Any, chunk_rows: int | None) -> None:
-        from bluegreen.engines.postgresql.throttle import ChunkSizer, TokenBucket
+        from bluegreen.core.pace import ChunkSizer, TokenBucket
 
         self.stop = threading.Event()
         self.sizer = ChunkSizer(chunk_rows or 1000, fixed=chunk_rows is not None,
@@ -261,7 +262,6 @@ class SqliteApply:
     def copy_table(self, table: str, alter: str, options: Any,
                    on_progress: Callable[[Any], None], on_event: Callable[[str], None]) -> None:
         from bluegreen.core.copy import run_copy
-        from bluegreen.engines.postgresql.copy import CopyOptions
         from bluegreen.engines.sqlite import runtime as sqlite
         from bluegreen.engines.sqlite.rebuild import new_shape
 

@@ -269,7 +269,7 @@ class SqliteCopier:
 
     def _backfill(self, conn, state: MigrationStore, record: MigrationRecord, pk: list[str],
                   mapping: tuple[str, str]) -> None:
-        from bluegreen.engines.postgresql.throttle import ChunkSizer, TokenBucket
+        from bluegreen.core.pace import ChunkSizer, TokenBucket
 
         keys = ", ".join(q(k) for k in pk)
         row = ", ".join(q(k) for k in pk)
