@@ -11,6 +11,7 @@ renders the events.
 from __future__ import annotations
 
 import random
+import re
 import shutil
 import tempfile
 import threading
@@ -21,7 +22,7 @@ from pathlib import Path
 
 from bluegreen import commands
 from bluegreen.core.copy import CopyOptions
-from bluegreen.engines import urls as dialects
+from bluegreen.engines import urls
 
 TABLE = "demo_orders"
 # The migration, one revision per file, the same on both engines (on SQLite, which has no
@@ -60,25 +61,37 @@ class DemoResult:
 
 
 class _Db:
-    """Just enough of a connection for the sample app, on either engine."""
+    """The sample app's connection, as an app would open it: SQLAlchemy, on either database,
+    each statement committed on its own."""
 
     def __init__(self, url: str) -> None:
-        self.sqlite = commands.is_sqlite(url)
-        if self.sqlite:
-            from bluegreen.engines.sqlite.runtime import connect
+        import sqlalchemy as sa
 
-            self.conn = connect(url, create=True)
-        else:
-            self.conn = dialects.pg_connect(url, "bluegreen-demo-app")
-            self.conn.prepare_threshold = None
+        parsed = urls.sqlalchemy_url(url)
+        # The app does not prepare server-side (see README: prepared statements and type
+        # changes); on SQLite it waits for the writer lock as long as bluegreen may hold it.
+        connect_args = ({"prepare_threshold": None} if parsed.get_backend_name() == "postgresql"
+                        else {"timeout": 30})
+        self.engine = sa.create_engine(parsed, poolclass=sa.pool.NullPool,
+                                       connect_args=connect_args)
+        self.conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        self._text = sa.text
 
     def execute(self, sql: str, params: tuple = ()):
-        if self.sqlite:
-            return self.conn.execute(sql.replace("%s", "?"), params)
-        return self.conn.execute(sql, params)
+        names = iter(range(len(params)))
+        statement = re.sub(r"%s", lambda m: f":p{next(names)}", sql)
+        return self.conn.execute(self._text(statement), {f"p{i}": v for i, v in
+                                                          enumerate(params)})
+
+    def insert_many(self, sql: str, rows: list[tuple]) -> None:
+        names = iter(range(len(rows[0]) if rows else 0))
+        statement = re.sub(r"%s", lambda m: f":p{next(names)}", sql)
+        self.conn.execute(self._text(statement), [{f"p{i}": v for i, v in enumerate(row)}
+                                                  for row in rows])
 
     def close(self) -> None:
         self.conn.close()
+        self.engine.dispose()
 
 
 class App(threading.Thread):
@@ -162,19 +175,11 @@ def _create_sample(url: str, rows: int) -> dict[int, tuple]:
     db = _Db(url)
     try:
         db.execute(f"DROP TABLE IF EXISTS {TABLE}")
-        db.execute(f"CREATE TABLE {TABLE} (id {'INTEGER' if db.sqlite else 'bigint'} PRIMARY "
-                   "KEY, customer text NOT NULL, amount integer NOT NULL, status text NOT NULL "
-                   "DEFAULT 'new')")
+        db.execute(f"CREATE TABLE {TABLE} (id bigint PRIMARY KEY, customer text NOT NULL, "
+                   "amount integer NOT NULL, status text NOT NULL DEFAULT 'new')")
         db.execute(f"CREATE INDEX {TABLE}_customer_idx ON {TABLE} (customer)")
-        if db.sqlite:
-            db.conn.execute("BEGIN")
-            db.conn.executemany(f"INSERT INTO {TABLE} VALUES (?, ?, ?, 'new')",
-                                [(i, f"customer{i % 500}", i % 10_000)
-                                 for i in range(1, rows + 1)])
-            db.conn.execute("COMMIT")
-        else:
-            db.execute(f"INSERT INTO {TABLE} SELECT g, 'customer' || (g %% 500), g %% 10000, "
-                       "'new' FROM generate_series(1, %s) g", (rows,))
+        db.insert_many(f"INSERT INTO {TABLE} (id, customer, amount) VALUES (%s, %s, %s)",
+                       [(i, f"customer{i % 500}", i % 10_000) for i in range(1, rows + 1)])
     finally:
         db.close()
     return {i: (f"customer{i % 500}", i % 10_000, "new") for i in range(1, rows + 1)}
@@ -225,7 +230,7 @@ def _run(url: str, rows: int, on_step: Callable[[str], None], on_progress,
     from bluegreen.core.pace import ThrottleSettings
     from bluegreen.results import Progress
 
-    result = DemoResult(dialects.redact(url))  # shown in text and JSON: never a password
+    result = DemoResult(urls.redact(url))  # shown in text and JSON: never a password
     on_step(f"creating the sample table {TABLE} with {rows:,} rows")
     seeds = _create_sample(url, rows)
     commands.init(url)

@@ -91,7 +91,7 @@ def plan(
     """
     if database_url and not _from_command_line(ctx, "database_url") and (
             schema is not None or dialect is not None and
-            (dialect is Dialect.sqlite) != commands.is_sqlite(database_url)):
+            dialect.value != commands.database_dialect(database_url)):
         # The URL came from the environment: an explicit --schema, or a --dialect of another
         # engine, wins over it (flag > environment), so a deploy job's BLUEGREEN_DATABASE_URL
         # cannot turn `plan --schema FILE` into an error.

@@ -137,7 +137,7 @@ def plan_text(plan: Plan) -> None:
         console.print(_summary_text(plan))
         return
     target = plan.target
-    name = "SQLite" if target.dialect == "sqlite" else f"PostgreSQL {target.version}"
+    name = target.label
     console.print(Text(f"bluegreen plan for {name}", style="bold"))
     for phase in Phase:
         changes = [c for c in plan.changes if c.phase is phase]

@@ -1,32 +1,66 @@
 """Database engines, chosen by the URL's scheme. Each engine fills the interface in
-``base``; the algorithms in bluegreen.core ask an engine, never a driver."""
+``base`` (``Engine``); the algorithms in bluegreen.core ask an engine, never a driver.
+
+A new engine is a folder here with the same file names for the same roles as
+engines/postgresql and engines/sqlite, and one line in ``_ENGINES`` (see CONTRIBUTING.md).
+"""
 
 from __future__ import annotations
 
-from bluegreen.engines.base import ApplyEngine
+import importlib
+from types import ModuleType
+from typing import Any
 
-# scheme (SQLAlchemy backend name) -> module:class of its apply engine
-_APPLY_ENGINES = {
-    "postgresql": "bluegreen.engines.postgresql.apply:PostgresApply",
-    "sqlite": "bluegreen.engines.sqlite.apply:SqliteApply",
+from bluegreen.engines.base import ApplyEngine, Engine
+
+# URL scheme (SQLAlchemy's backend name) -> the engine's package
+_ENGINES = {
+    "postgresql": "bluegreen.engines.postgresql.engine",
+    "sqlite": "bluegreen.engines.sqlite.engine",
 }
+_CLASSES = {"postgresql": "PostgresEngine", "sqlite": "SqliteEngine"}
 
 
 def supported() -> list[str]:
-    return sorted(_APPLY_ENGINES)
+    return sorted(_ENGINES)
+
+
+def backend(url: str) -> str:
+    """The engine name for ``url``; an unsupported scheme says which are supported."""
+    from bluegreen.engines import urls
+    from bluegreen.errors import BadOption
+
+    name = urls.sqlalchemy_url(url).get_backend_name()
+    if name not in _ENGINES:
+        raise BadOption(f"{name} is not supported; bluegreen works on "
+                        f"{' and '.join(supported())}")
+    return name
+
+
+def _module(url: str) -> tuple[str, ModuleType]:
+    name = backend(url)
+    return name, importlib.import_module(_ENGINES[name])
+
+
+def open(url: str, application: str = "bluegreen") -> Engine:  # noqa: A001
+    """The engine for ``url``, connected (use it as a context manager)."""
+    name, module = _module(url)
+    engine: Any = getattr(module, _CLASSES[name])(url, application)
+    return engine
+
+
+def init_state(url: str) -> tuple[str | None, str]:
+    """Create or upgrade bluegreen's state tables; returns (revision before, after)."""
+    _, module = _module(url)
+    return module.init_state(url)
 
 
 def apply_engine(url: str) -> ApplyEngine:
-    """The engine for ``url``; an unsupported scheme says which are supported."""
-    import importlib
-
-    from bluegreen.engines import urls as dialects
-    from bluegreen.errors import BadOption
-
-    backend = dialects.sqlalchemy_url(url).get_backend_name()
-    target = _APPLY_ENGINES.get(backend)
-    if target is None:
-        raise BadOption(f"{backend} is not supported; bluegreen works on "
-                        f"{' and '.join(supported())}")
-    module, name = target.split(":")
-    return getattr(importlib.import_module(module), name)(url)
+    """The engine's side of bluegreen apply and revert, connected (its close() closes the
+    engine too)."""
+    engine = open(url, "bluegreen-apply")
+    try:
+        return engine.apply()
+    except BaseException:
+        engine.close()
+        raise

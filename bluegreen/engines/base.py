@@ -2,8 +2,14 @@
 
 An engine owns one database connection and everything that differs between databases: how
 a statement runs under a lock timeout, how locks and errors look, where state lives, and
-how the copier and the switch run there. Driver exceptions become bluegreen errors here,
-never above: ``LockBusy`` (retry later) or ``StepFailed`` (stop, with the server's reason).
+how the copier and the switch run there. Driver exceptions become bluegreen errors inside
+the engine, never above it: ``LockBusy`` (retry later) or a ``BluegreenError`` that says what
+failed (``StepFailed`` for apply's steps).
+
+``Engine`` is the whole interface; each algorithm in core names the part it uses
+(``FinishEngine``, ``VerifyEngine``, ``SwitchEngine``, ``ApplyEngine`` ...), so an engine is
+written against small pieces. engines/postgresql and engines/sqlite fill it, with the same
+file names for the same roles (see CONTRIBUTING.md, "Adding an engine").
 """
 
 from __future__ import annotations
@@ -22,12 +28,14 @@ from bluegreen.planner.schema import Schema
 
 @dataclass(frozen=True)
 class Capabilities:
-    """What an engine can do; the algorithms ask instead of checking names."""
+    """What an engine can do; the algorithms and the CLI ask instead of checking names."""
 
     concurrent_index: bool  # CREATE INDEX CONCURRENTLY (no write lock for the build)
     transactional_ddl: bool
     lock_timeout: bool  # a per-statement lock wait limit (else a busy timeout)
     throttle_signals: bool  # replica lag, active sessions, a throttle query
+    parallel_copy: bool = False  # several sessions may write the shadow at once
+    table_identity: bool = False  # tables have an identity (an OID) beyond their name
 
 
 class Pacer(Protocol):
@@ -49,6 +57,7 @@ class ApplyEngine(Protocol):
     dialect: str
     capabilities: Capabilities
     store: ApplyStore
+    engine: Engine  # the same database's Engine, for the shadow steps (copy, cutover, ...)
 
     def close(self) -> None: ...
 
@@ -99,24 +108,6 @@ class ApplyEngine(Protocol):
 
     def pacer(self, throttle: Any, chunk_rows: int | None) -> Pacer: ...
 
-    # shadow copies: the copier and the switch
-    def copy_table(self, table: str, alter: str, options: Any,
-                   on_progress: Callable[[Any], None], on_event: Callable[[str], None]
-                   ) -> None: ...
-
-    def copy_state(self, table: str) -> str | None: ...
-
-    def cutover_tables(self, tables: Sequence[str], lock_timeout_ms: int, retries: int,
-                       on_event: Callable[[str], None]) -> float: ...
-
-    def rollback_tables(self, tables: Sequence[str], lock_timeout_ms: int, retries: int,
-                        on_event: Callable[[str], None]) -> float | None:
-        """Roll back the tables still cut over; how long writes were blocked (ms)."""
-        ...
-
-    def abort_copy(self, table: str) -> None: ...
-
-    def finish_tables(self, tables: Sequence[str], lock_timeout_ms: int) -> None: ...
 
     # the app's own Alembic version table
     def app_heads(self, version_table: str, version_schema: str | None) -> list[str]: ...
@@ -158,3 +149,83 @@ def alembic_stamp(sqlalchemy_url: Any, versions_dir: Path, revision: str, versio
     finally:
         engine.dispose()
 
+
+
+class Engine(Protocol):
+    """One database, for bluegreen's commands (bluegreen.commands) and algorithms
+    (bluegreen.core). Opened by bluegreen.engines.open(url); a context manager."""
+
+    name: str
+    url: str
+    capabilities: Capabilities
+
+    @property
+    def store(self) -> Any:
+        """The migration store (bluegreen.core.state.MigrationStore); refuses, saying to
+        run `bluegreen init`, when the state tables are missing or old."""
+        ...
+
+    def close(self) -> None: ...
+
+    def __enter__(self) -> Engine: ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
+    def table_key(self, table: str) -> str:
+        """How bluegreen's state names a table the user named."""
+        ...
+
+    def now(self) -> Any: ...
+
+    def backlog(self, record: Any) -> int | None:
+        """Keys waiting in a migration's capture queue (None: no queue)."""
+        ...
+
+    def notify_control(self) -> None:
+        """Wake running copies so they read their state now (a pause, an abort)."""
+        ...
+
+    # copy: bluegreen.core.copy.run_copy over the engine's copy side
+    def copy(self, table: str, alter_sql: str | None, options: Any,
+             on_progress: Callable[[Any], None] | None,
+             on_event: Callable[[str], None] | None) -> Any: ...
+
+    def copy_dry_run(self, table: str, alter_sql: str) -> list[str]: ...
+
+    # identity, verify, abort, finish (bluegreen.core.verify, bluegreen.core.finish)
+    def check_identity(self, record: Any, action: str) -> None: ...
+
+    def tables_replaced(self, record: Any) -> bool: ...
+
+    def verifier(self, record: Any) -> AbstractContextManager[Any]: ...
+
+    def abort_statements(self, record: Any) -> list[str]: ...
+
+    def finish_statements(self, records: list[Any]) -> list[str]: ...
+
+    def finish_locks(self, records: list[Any]) -> list[str]: ...
+
+    def before_finish(self, records: list[Any]) -> None: ...
+
+    def transaction(self, lock_timeout_ms: int, locks: Sequence[str] = ()
+                    ) -> AbstractContextManager[None]: ...
+
+    def execute(self, statement: str, action: str) -> None: ...
+
+    def script(self, lock_timeout_ms: int, locks: Sequence[str],
+               statements: Sequence[str]) -> list[str]: ...
+
+    # the switch (bluegreen.core.switch) and apply (bluegreen.core.apply)
+    def switcher(self, *, accept_loss: bool = False) -> Any: ...
+
+    def apply(self) -> ApplyEngine:
+        """apply's side of this engine; it takes this engine over (closing it closes both)."""
+        ...
+
+    def shadow_alter(self, table: str, alter_sql: str) -> str:
+        """The --alter a shadow copy of ``table`` takes for ``alter_sql`` (ALTER TABLE
+        statements): SQLite's copier takes the CREATE TABLE of the new shape."""
+        ...
+
+    # the planner's view of the schema
+    def introspect(self) -> tuple[Schema, int | None]: ...

@@ -46,7 +46,7 @@ import textwrap
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from bluegreen.planner.model import Target
+from bluegreen.planner.model import TARGETS, Target
 from bluegreen.planner.rules import Rule, all_rules
 
 # The tables every rule's examples run against (on PostgreSQL and on SQLite alike).
@@ -109,7 +109,8 @@ class RuleDoc:
     @property
     def target(self) -> Target:
         """The planner target the examples are judged for."""
-        version = self.pg_version if self.dialect == "postgresql" else 3
+        traits = TARGETS[self.dialect]
+        version = self.pg_version if traits.versioned else traits.default_version
         return Target(self.dialect, version, "option")
 
     @property

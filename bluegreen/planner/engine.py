@@ -92,7 +92,7 @@ def build_plan(statements: list[ops.Statement], schema: Schema, target: Target) 
             "no schema given (--schema or --database-url): every table not created in the "
             "migration is assumed to exist, be in use and be large; column types are unknown, "
             "so type changes are judged as rewrites")
-    if target.dialect == "sqlite":
+    if target.single_writer:
         plan.assumptions.append(
             "SQLite: one writer at a time, so every statement that writes holds the database "
             "write lock until its transaction ends")

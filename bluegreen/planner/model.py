@@ -194,10 +194,51 @@ class Change:
 
 
 @dataclass(frozen=True)
+class TargetTraits:
+    """What a target database is like, as far as judging a migration goes."""
+
+    label: str
+    single_writer: bool  # one writer at a time: every write holds the database lock
+    concurrent_index: bool  # CREATE INDEX CONCURRENTLY exists
+    extra_keywords: bool  # its SQL has keywords PostgreSQL's grammar lacks (blanked)
+    plpgsql: bool  # trigger functions in PL/pgSQL (the sync triggers of expand steps)
+    updatable_views: bool  # a simple view takes writes (a renamed table's old name)
+    versioned: bool  # rules depend on the server's major version
+    default_version: int
+
+
+TARGETS: dict[str, TargetTraits] = {
+    "postgresql": TargetTraits("PostgreSQL", single_writer=False, concurrent_index=True,
+                               extra_keywords=False, plpgsql=True, updatable_views=True,
+                               versioned=True, default_version=15),
+    "sqlite": TargetTraits("SQLite", single_writer=True, concurrent_index=False,
+                           extra_keywords=True, plpgsql=False, updatable_views=False,
+                           versioned=False, default_version=3),
+}
+
+
+@dataclass(frozen=True)
 class Target:
-    dialect: str
+    dialect: str  # a key of TARGETS
     version: int
     version_source: str = "default"  # option | database | default
+
+    @property
+    def traits(self) -> TargetTraits:
+        return TARGETS[self.dialect]
+
+    @property
+    def single_writer(self) -> bool:
+        return self.traits.single_writer
+
+    @property
+    def concurrent_index(self) -> bool:
+        return self.traits.concurrent_index
+
+    @property
+    def label(self) -> str:
+        traits = self.traits
+        return f"{traits.label} {self.version}" if traits.versioned else traits.label
 
 
 @dataclass

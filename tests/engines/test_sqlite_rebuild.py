@@ -6,7 +6,7 @@ import sqlite3
 
 import pytest
 
-from bluegreen.engines.sqlite.rebuild import new_shape
+from bluegreen.engines.sqlite.shadow import new_shape
 from bluegreen.errors import BadAlter
 
 LIVE = ("CREATE TABLE orders (id INTEGER PRIMARY KEY AUTOINCREMENT, customer TEXT NOT NULL, "

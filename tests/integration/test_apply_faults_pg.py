@@ -135,7 +135,7 @@ def test_kill_9_inside_a_step_then_rerun(kind, bg, pg, tmp_path):
         elif kind == "copy":
             wait_for(lambda: rows_copied(pg), "the copy to start")
         else:
-            wait_for(waiting_on_lock(pg, "bluegreen-cutover%"), "the cutover to wait")
+            wait_for(waiting_on_lock(pg, "bluegreen%"), "the cutover to wait")
         assert proc.poll() is None, proc.communicate()
         kill(proc, pg)
     finally:

@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from bluegreen.core.apply import sqltext
+from bluegreen.core.apply import shadow, sqltext
 from bluegreen.core.apply.model import ApplyPhase, Kind, StepSpec
 from bluegreen.core.apply.revisions import Revision
 from bluegreen.core.apply.runner import (
@@ -157,10 +157,10 @@ def _undo(engine: ApplyEngine, action: RevertAction, options: ApplyOptions,
     spec, step = action.spec, action.step
     label = f"revert of revision {action.revision} step {step.seq} ({step.description})"
     if spec.kind is Kind.CUTOVER:
-        return engine.rollback_tables(spec.tables, options.lock_timeout_ms, options.retries,
-                                      as_messages(on_event))
+        return shadow.rollback_tables(engine.engine, spec.tables, options.lock_timeout_ms,
+                                      options.retries, as_messages(on_event))
     if spec.kind is Kind.COPY:
-        engine.abort_copy(spec.tables[0])
+        shadow.abort_copy(engine.engine, spec.tables[0])
         return None
     if not spec.inverse:
         return None

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from bluegreen.core.apply import sqltext
+from bluegreen.core.apply import shadow, sqltext
 from bluegreen.core.apply.build import build_revision, prepare_statements
 from bluegreen.core.apply.model import ApplyPhase, Kind, RevisionSteps, StepSpec
 from bluegreen.core.apply.revisions import Revision
@@ -347,11 +347,12 @@ def _run_step(engine: ApplyEngine, record: RevisionRecord, step: StepRecord, tot
             elif spec.kind is Kind.COPY:
                 _copy(engine, spec, options, on_event, record, step)
             elif spec.kind is Kind.CUTOVER:
-                blocked_ms = engine.cutover_tables(spec.tables, options.lock_timeout_ms,
-                                                   options.retries, as_messages(on_event))
+                blocked_ms = shadow.cutover_tables(engine.engine, spec.tables,
+                                                   options.lock_timeout_ms, options.retries,
+                                                   as_messages(on_event))
                 store.done(step, sql=script, detail=dict(step.detail, lock_ms=blocked_ms))
             elif spec.kind is Kind.FINISH:
-                engine.finish_tables(spec.tables, options.lock_timeout_ms)
+                shadow.finish_tables(engine.engine, spec.tables, options.lock_timeout_ms)
             if spec.kind is not Kind.CUTOVER:
                 store.done(step, sql=script, rows=0, lock_wait_ms=waited, attempts=attempts)
     except StepFailed as error:
@@ -453,5 +454,5 @@ def _copy(engine: ApplyEngine, spec: StepSpec, options: ApplyOptions, on_event: 
         on_event(ApplyEvent("progress", record.label, step.phase, step.seq, kind=step.kind,
                             description=step.description, progress=p.to_dict()))
 
-    engine.copy_table(table, spec.alter or "", options.copy_options, progress,
+    shadow.copy_table(engine.engine, table, spec.alter or "", options.copy_options, progress,
                       as_messages(on_event))

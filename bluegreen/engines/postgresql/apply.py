@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import shlex
 import socket
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -20,10 +20,9 @@ from psycopg import sql
 from bluegreen.core.apply import sqltext
 from bluegreen.core.apply.model import Kind, StepSpec
 from bluegreen.core.apply.store import ApplyStore
-from bluegreen.core.copy import CopyOptions
 from bluegreen.engines import urls as dialects
-from bluegreen.engines.base import Capabilities, alembic_heads, alembic_stamp
-from bluegreen.errors import ApplyBusy, BluegreenError, LockBusy, StepFailed
+from bluegreen.engines.base import alembic_heads, alembic_stamp
+from bluegreen.errors import ApplyBusy, LockBusy, StepFailed
 from bluegreen.planner.model import Batch, Target
 from bluegreen.planner.schema import Schema
 
@@ -72,16 +71,16 @@ class PostgresApply:
     """An ApplyEngine on one autocommit psycopg connection."""
 
     dialect = "postgresql"
-    capabilities = Capabilities(concurrent_index=True, transactional_ddl=True,
-                                lock_timeout=True, throttle_signals=True)
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, engine: Any) -> None:
         from bluegreen.engines.postgresql import state as pg_state
 
-        self.url = url
-        self.libpq = dialects.libpq_url(url)
+        self.engine = engine
+        self.capabilities = engine.capabilities
+        self.url = engine.url
+        self.libpq = dialects.libpq_url(self.url)
         name = f"bluegreen-apply {socket.gethostname()}"[:63]
-        self.conn = dialects.pg_connect(url, name)
+        self.conn = dialects.pg_connect(self.url, name)
         try:
             pg_state.store(self.conn)
         except BaseException:
@@ -91,6 +90,7 @@ class PostgresApply:
 
     def close(self) -> None:
         self.conn.close()
+        self.engine.close()
 
     # ---- one apply at a time ---------------------------------------------------------------
 
@@ -123,12 +123,7 @@ class PostgresApply:
     # ---- the schema the plan is judged against --------------------------------------------
 
     def load_schema(self) -> tuple[Schema, Target]:
-        from bluegreen.engines.postgresql import introspect as postgresql
-
-        with dialects.connect(self.url) as conn:
-            schema = postgresql.introspect(conn)
-            version = postgresql.server_version(conn)
-        schema.description = f"the database at {dialects.redact(self.url)}"
+        schema, version = self.engine.introspect()
         return schema, Target("postgresql", version, "database")
 
     # ---- running statements ---------------------------------------------------------------
@@ -323,120 +318,6 @@ class PostgresApply:
     def pacer(self, throttle: Any, chunk_rows: int | None) -> _Pacer:
         return _Pacer(self.libpq, throttle, chunk_rows)
 
-    # ---- shadow copies ------------------------------------------------------------------------
-
-    @contextmanager
-    def _copier_store(self, name: str):
-        from bluegreen.engines.postgresql import state as pg_state
-
-        with dialects.pg_connect(self.url, name) as conn:
-            yield conn, pg_state.store(conn)
-
-    def _active(self, store, table: str):
-        return store.active(self._ref(table).key)
-
-    def copy_state(self, table: str) -> str | None:
-        with self._copier_store("bluegreen-apply") as (_, store):
-            record = self._active(store, table)
-            return record.state if record else None
-
-    def copy_table(self, table: str, alter: str, options: Any,
-                   on_progress: Callable[[Any], None], on_event: Callable[[str], None]) -> None:
-        from bluegreen.engines.postgresql.copy import Copier, open_migration
-        from bluegreen.engines.postgresql.verify import verify
-
-        with self._copier_store("bluegreen-apply") as (_, store):
-            record = self._active(store, table)
-        if record is not None and record.alter_sql.strip() != alter.strip():
-            raise StepFailed(f"{table} already has a bluegreen copy with --alter "
-                             f"{record.alter_sql!r}, which this migration did not start; "
-                             f"finish or `bluegreen abort {table}` it first")
-        if record is not None and record.state in ("cut_over", "finished"):
-            return
-        Copier(self.url, table, None if record else alter, options or CopyOptions(),
-               on_progress=on_progress, on_event=on_event).run()
-        with self._copier_store("bluegreen-verify") as (conn, store):
-            record = self._active(store, table)
-            result = verify(conn, open_migration(conn, record), repair=True)
-            if result.differing:
-                on_event(f"verify re-synced {result.repaired_keys} keys of {table}")
-                if verify(conn, open_migration(conn, record)).differing:
-                    raise StepFailed(f"{table}: the shadow still differs from the live table "
-                                     "after a repair; run `bluegreen verify "
-                                     f"{table}` and look at the ranges it lists")
-
-    def cutover_tables(self, tables: Sequence[str], lock_timeout_ms: int, retries: int,
-                       on_event: Callable[[str], None]) -> float:
-        from bluegreen.engines.postgresql.switch import switch, validate
-
-        with self._copier_store("bluegreen-cutover") as (conn, store):
-            records = [self._active(store, t) for t in tables]
-            if all(r is not None and r.state == "cut_over" for r in records):
-                for record in records:  # killed after the commit: validate what is pending
-                    for item in record.detail.get("pending_validation", []):
-                        validate(conn, item)  # a constraint OID (or an older SQL string)
-                    store.update(record, detail=json.dumps(
-                        dict(record.detail, pending_validation=[])))
-                return 0.0
-            return switch(conn, store, list(tables), "cutover", lock_timeout_ms=lock_timeout_ms,
-                          retries=retries, on_event=on_event).lock_ms
-
-    def rollback_tables(self, tables: Sequence[str], lock_timeout_ms: int, retries: int,
-                        on_event: Callable[[str], None]) -> float | None:
-        from bluegreen.engines.postgresql.switch import switch
-
-        with self._copier_store("bluegreen-rollback") as (conn, store):
-            records = [self._active(store, t) for t in tables]
-            cut = [r.table_name for r in records if r is not None and r.state == "cut_over"]
-            if not cut:
-                return None
-            return switch(conn, store, cut, "rollback", lock_timeout_ms=lock_timeout_ms,
-                          retries=retries, on_event=on_event).lock_ms
-
-    def abort_copy(self, table: str) -> None:
-        import time
-
-        from bluegreen.engines.postgresql import capture
-        from bluegreen.engines.postgresql.catalog import TableRef
-        from bluegreen.engines.postgresql.copy import names_for
-
-        with self._copier_store("bluegreen-abort") as (conn, store):
-            record = self._active(store, table)
-            if record is None:
-                return
-            states = ("copying", "synced", "rolled_back")
-            if record.state not in states:
-                raise BluegreenError(f"{table} is {record.state}; roll it back first")
-            ref = TableRef.parse(record.table_name)
-            shadow, _, queue = names_for(ref, record.id)
-            statements = capture.drop_ddl(ref, queue) + [
-                sql.SQL("DROP TABLE IF EXISTS {}").format(shadow.ident),
-                sql.SQL("DROP TABLE IF EXISTS {}").format(
-                    sql.Identifier("bluegreen", f"unsynced_{record.id}"))]
-            for attempt in range(20):
-                try:
-                    with conn.transaction():
-                        conn.execute("SET LOCAL lock_timeout = 2000")
-                        for statement in statements:
-                            conn.execute(statement)
-                        conn.execute("DELETE FROM bluegreen.chunks WHERE migration_id = %s",
-                                     (record.id,))
-                        store.transition(record, states, "aborted", "abort",
-                                         finished_at=conn.execute("SELECT now()"
-                                                                  ).fetchone()[0])
-                    return
-                except _LOCK_ERRORS:
-                    time.sleep(min(5.0, 0.2 * 2 ** attempt))
-            raise LockBusy()
-
-    def finish_tables(self, tables: Sequence[str], lock_timeout_ms: int) -> None:
-        from bluegreen.engines.postgresql.switch import finish
-
-        with self._copier_store("bluegreen-finish") as (conn, store):
-            records = [self._active(store, t) for t in tables]
-            cut = [r.table_name for r in records if r is not None and r.state == "cut_over"]
-            if cut:
-                finish(conn, store, cut, lock_timeout_ms=lock_timeout_ms)
 
     # ---- the app's Alembic version table -----------------------------------------------------
 

@@ -473,86 +473,7 @@ def check_reverse_sync(conn, m: MigrationTables) -> list[str]:
     return reverse_mapping(conn, m.live, new_facts, m.record.alter_sql).missing
 
 
-def run_switch(engine, tables: list[str], action: str, *, lock_timeout_ms: int = 500,
-               retries: int = 10, reverse_sync: bool = True, dry_run: bool = False,
-               on_event=None) -> SwitchResult:
-    """cutover (synced or rolled_back -> cut_over) or rollback (cut_over -> rolled_back) of
-    every table named, in one transaction; the same steps on every engine, whose
-    differences (locking, catalog, trigger SQL) the ``engine`` holds."""
-    on_event = on_event or (lambda message: None)
-    store = engine.store
-    wanted = ("synced", "rolled_back") if action == "cutover" else ("cut_over",)
-    verb = "cut over" if action == "cutover" else "roll back"
-    records = require_active(store, [engine.table_key(t) for t in tables], wanted, verb)
-    warnings: list[str] = []
-    parts = engine.load(records, action)
-    engine.preflight(parts, action, reverse_sync, warnings)
-    names = [r.table_name for r in records]
-    if dry_run:
-        return SwitchResult(names, action, 0.0, 0,
-                            engine.dry_run(parts, action, reverse_sync, warnings,
-                                           lock_timeout_ms), warnings, records)
-    if action == "cutover":
-        for part in parts:
-            on_event(f"catching up {part.record.table_name} without locks")
-        engine.catch_up(parts)
-    attempts = 0
-    while True:
-        attempts += 1
-        executed: list[str] = []
-        after: list = []
-        try:
-            with engine.locked(parts, lock_timeout_ms) as lock_statement:
-                locked_at = time.perf_counter()
-                executed.append(lock_statement)
-                if action == "cutover":
-                    engine.drain_locked(parts)  # nothing can write now: the queue's end
-                for part in parts:
-                    body, post = engine.switch_statements(part, action, reverse_sync, warnings)
-                    for statement in body:
-                        engine.execute(statement, action, part)
-                    executed += body
-                    after += post
-                resolve = getattr(engine, "pending_after", None)
-                if resolve is not None:
-                    after = resolve(parts)
-                for part in parts:
-                    detail = dict(part.record.detail, pending_validation=list(after),
-                                  **getattr(part, "detail_updates", {}))
-                    if action == "cutover":
-                        detail["reverse_sync"] = reverse_sync
-                        store.transition(part.record, wanted, "cut_over", verb,
-                                         cut_over_at=engine.now(), detail=json.dumps(detail))
-                    else:
-                        store.transition(part.record, wanted, "rolled_back", verb,
-                                         detail=json.dumps(detail))
-                        engine.after_rollback(part)
-            # From the lock granted to the commit: how long the app's writes were blocked.
-            lock_ms = (time.perf_counter() - locked_at) * 1000
-            break
-        except LockBusy:
-            if attempts > retries:
-                raise BluegreenError(
-                    f"{action} gave up after {attempts} attempts: another session held a lock "
-                    f"on {', '.join(names)} for over {lock_timeout_ms} ms each time; nothing "
-                    "was changed. Retry later or raise --lock-timeout / --retries") from None
-            delay = min(10.0, 0.1 * 2 ** (attempts - 1)) * random.uniform(0.5, 1.5)
-            on_event(f"lock wait over {lock_timeout_ms} ms; retrying in {delay:.2f}s "
-                     f"({attempts}/{retries})")
-            time.sleep(delay)
-    committed = getattr(engine, "committed", None)
-    if committed is not None:
-        committed()
-    for item in after:
-        statement = engine.execute_after_commit(item)
-        if statement:
-            on_event(f"validated: {statement}")
-            executed.append(statement)
-    for record in records:
-        detail = dict(store.get(record.id).detail, pending_validation=[])
-        store.update(record, lock_ms=lock_ms, detail=json.dumps(detail))
-    return SwitchResult(names, action, lock_ms, attempts, executed, warnings,
-                        [store.get(r.id) for r in records])
+
 
 
 class PostgresSwitch:
@@ -680,7 +601,10 @@ class PostgresSwitch:
                           warnings: list[str]) -> tuple[list[str], list[str]]:
         return switch_statements(self.conn, p, action, reverse_sync, warnings)
 
-    def pending_after(self, plans: list[_Plan]) -> list[int]:
+    def detail_updates(self, p: _Plan) -> dict:
+        return p.detail_updates
+
+    def pending_after(self, plans: list[_Plan], after: list) -> list[int]:
         """The foreign keys this switch re-created NOT VALID, by OID: a name may have
         changed by the time they are validated (the tables of a multi-table switch are
         renamed in the same transaction)."""
@@ -746,7 +670,9 @@ def validate(conn: psycopg.Connection, item) -> str | None:
 
 def switch(conn: psycopg.Connection, store: MigrationStore, tables: list[str], action: str,
            *, accept_loss: bool = False, **options) -> SwitchResult:
-    """cutover or rollback on PostgreSQL (see run_switch)."""
+    """cutover or rollback on PostgreSQL (see bluegreen.core.switch.run_switch)."""
+    from bluegreen.core.switch import run_switch
+
     return run_switch(PostgresSwitch(conn, store, accept_loss=accept_loss), tables, action,
                       **options)
 
@@ -920,7 +846,7 @@ def finish_statements(conn, record: MigrationRecord) -> list[str]:
     ]
 
 
-def _finish_locks(conn, records: list[MigrationRecord]) -> list[str]:
+def finish_locks(conn, records: list[MigrationRecord]) -> list[str]:
     """finish's locks, as the switch takes them: the first waited for, the rest NOWAIT. The
     live tables lose their reverse triggers (SHARE ROW EXCLUSIVE); the old tables, the
     tables their foreign keys point at, the queues and unsynced tables are dropped or
@@ -955,7 +881,7 @@ def finish(conn: psycopg.Connection, store: MigrationStore, tables: list[str], *
     for record in records:
         check_identity(conn, record, "finish")
     statements = [s for r in records for s in finish_statements(conn, r)]
-    locks = _finish_locks(conn, records)
+    locks = finish_locks(conn, records)
     if dry_run:
         return records, ["BEGIN", f"SET LOCAL lock_timeout = {int(lock_timeout_ms)}",
                          *locks, *statements, "COMMIT"]

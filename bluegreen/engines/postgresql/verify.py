@@ -1,20 +1,17 @@
-"""Verify: chunked checksums of the live and shadow tables, at one snapshot.
-
-At any snapshot every key is either still in the capture queue or equal in both tables
-(the queue and the shadow change in the same transaction), so comparing the two tables
-without the queued keys, in one REPEATABLE READ transaction, is exact while writes go on.
-"""
+"""Verify on PostgreSQL: chunked checksums of the live and shadow tables at one snapshot
+(the comparison is bluegreen.core.verify)."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import psycopg
 from psycopg import sql
 
 from bluegreen.engines.postgresql import chunks
 from bluegreen.engines.postgresql.copy import MigrationTables, replay_batch
-from bluegreen.results import VerifyResult
 
 
 def _range(key: chunks.KeySet, lo: bool, hi: bool) -> sql.Composable:
@@ -37,47 +34,53 @@ def _checksum(table, key: chunks.KeySet, values: sql.Composable, queue, queue_ke
         qcols=queue_key.cols, queue=queue)
 
 
-def verify(conn: psycopg.Connection, m: MigrationTables, chunk_rows: int = 50_000,
-           repair: bool = False) -> VerifyResult:
-    live_values = sql.SQL(", ").join(expr for _, expr in m.comparable)
-    shadow_values = sql.SQL(", ").join(sql.Identifier(name) for name, _ in m.exprs)
-    result = VerifyResult(m.live.ref.key, 0, 0, 0)
-    boundary = sql.SQL("SELECT {} FROM {} WHERE {} ORDER BY {} LIMIT 1 OFFSET %s")
-    with conn.transaction():
-        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-        lo: list | None = None
-        while True:
-            row = conn.execute(boundary.format(m.key.cols, m.live.ref.ident,
-                                               _range(m.key, lo is not None, False),
-                                               m.key.cols), [*(lo or []), chunk_rows - 1]
-                               ).fetchone()
-            hi = json.loads(json.dumps(list(row), default=str)) if row else None
-            bounds = [*(lo or []), *(hi or [])]
-            live_sum = conn.execute(_checksum(m.live.ref.ident, m.key, live_values,
-                                              m.queue.ident, m.key, lo is not None,
-                                              hi is not None), bounds).fetchone()
-            shadow_sum = conn.execute(_checksum(m.shadow.ident, m.shadow_key, shadow_values,
-                                                m.queue.ident, m.key, lo is not None,
-                                                hi is not None), bounds).fetchone()
-            result.ranges += 1
-            result.rows_live += live_sum[0]
-            result.rows_shadow += shadow_sum[0]
-            if tuple(live_sum) != tuple(shadow_sum):
-                result.differing.append((lo, hi))
-            if hi is None:
-                break
-            lo = hi
-    if repair and result.differing:
-        for lo, hi in result.differing:
-            bounds = [*(lo or []), *(hi or [])]
-            enqueue = sql.SQL("INSERT INTO {queue} ({qcols}) SELECT {cols} FROM {live} WHERE "
-                              "{range} UNION SELECT {scols} FROM {shadow} WHERE {srange}").format(
-                queue=m.queue.ident, qcols=m.key.cols, cols=m.key.cols, live=m.live.ref.ident,
-                range=_range(m.key, lo is not None, hi is not None), scols=m.shadow_key.cols,
-                shadow=m.shadow.ident,
-                srange=_range(m.shadow_key, lo is not None, hi is not None))
-            result.repaired_keys += conn.execute(enqueue, bounds + bounds).rowcount
-        conn.execute(chunks.create_keys_table(m.queue, m.key))
-        while replay_batch(conn, m, sql.SQL("true"), [], 5000):
+class PgVerifier:
+    """PostgreSQL's side of bluegreen.core.verify: one REPEATABLE READ transaction, and an
+    order-free sum of row hashes per range on each side."""
+
+    def __init__(self, conn: psycopg.Connection, m: MigrationTables) -> None:
+        self.conn = conn
+        self.m = m
+        self.live_values = sql.SQL(", ").join(expr for _, expr in m.comparable)
+        self.shadow_values = sql.SQL(", ").join(sql.Identifier(name) for name, _ in m.exprs)
+
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        with self.conn.transaction():
+            self.conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            yield
+
+    def boundary(self, lo: list | None, rows: int) -> list | None:
+        m = self.m
+        row = self.conn.execute(sql.SQL("SELECT {} FROM {} WHERE {} ORDER BY {} LIMIT 1 OFFSET "
+                                        "%s").format(m.key.cols, m.live.ref.ident,
+                                                     _range(m.key, lo is not None, False),
+                                                     m.key.cols),
+                                [*(lo or []), rows - 1]).fetchone()
+        return json.loads(json.dumps(list(row), default=str)) if row else None
+
+    def digests(self, lo: list | None, hi: list | None) -> tuple[tuple, tuple]:
+        m = self.m
+        bounds = [*(lo or []), *(hi or [])]
+        live = self.conn.execute(_checksum(m.live.ref.ident, m.key, self.live_values,
+                                           m.queue.ident, m.key, lo is not None,
+                                           hi is not None), bounds).fetchone()
+        shadow = self.conn.execute(_checksum(m.shadow.ident, m.shadow_key, self.shadow_values,
+                                             m.queue.ident, m.key, lo is not None,
+                                             hi is not None), bounds).fetchone()
+        return tuple(live), tuple(shadow)
+
+    def requeue(self, lo: list | None, hi: list | None) -> int:
+        m = self.m
+        bounds = [*(lo or []), *(hi or [])]
+        enqueue = sql.SQL("INSERT INTO {queue} ({qcols}) SELECT {cols} FROM {live} WHERE "
+                          "{range} UNION SELECT {scols} FROM {shadow} WHERE {srange}").format(
+            queue=m.queue.ident, qcols=m.key.cols, cols=m.key.cols, live=m.live.ref.ident,
+            range=_range(m.key, lo is not None, hi is not None), scols=m.shadow_key.cols,
+            shadow=m.shadow.ident, srange=_range(m.shadow_key, lo is not None, hi is not None))
+        return self.conn.execute(enqueue, bounds + bounds).rowcount
+
+    def replay_all(self) -> None:
+        self.conn.execute(chunks.create_keys_table(self.m.queue, self.m.key))
+        while replay_batch(self.conn, self.m, sql.SQL("true"), [], 5000):
             pass
-    return result

@@ -9,7 +9,7 @@ import shlex
 import socket
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
@@ -18,9 +18,8 @@ from typing import Any
 from bluegreen.core.apply import sqltext
 from bluegreen.core.apply.model import Kind, StepSpec
 from bluegreen.core.apply.store import ApplyStore
-from bluegreen.core.copy import CopyOptions
 from bluegreen.engines import urls as dialects
-from bluegreen.engines.base import Capabilities, alembic_heads, alembic_stamp
+from bluegreen.engines.base import alembic_heads, alembic_stamp
 from bluegreen.engines.sqlite import state as sqlite_state
 from bluegreen.errors import ApplyBusy, LockBusy, StepFailed
 from bluegreen.planner.model import Batch, Target
@@ -65,23 +64,17 @@ class SqliteApply:
     """An ApplyEngine on one SQLite connection (autocommit; transactions explicit)."""
 
     dialect = "sqlite"
-    capabilities = Capabilities(concurrent_index=False, transactional_ddl=True,
-                                lock_timeout=False, throttle_signals=False)
 
-    def __init__(self, url: str) -> None:
-        from bluegreen.engines.sqlite.runtime import connect
-
-        self.url = url
-        self.conn = connect(url)
-        try:
-            sqlite_state.store(self.conn)
-        except BaseException:
-            self.conn.close()
-            raise
+    def __init__(self, engine: Any) -> None:
+        self.engine = engine
+        self.capabilities = engine.capabilities
+        self.url = engine.url
+        self.conn = engine.conn  # one connection: SQLite has one writer anyway
+        sqlite_state.store(self.conn)
         self.store = ApplyStore(sqlite_state.SqliteDb(self.conn))
 
     def close(self) -> None:
-        self.conn.close()
+        self.engine.close()
 
     # ---- one apply at a time ---------------------------------------------------------------
 
@@ -106,16 +99,7 @@ class SqliteApply:
     # ---- the schema the plan is judged against --------------------------------------------
 
     def load_schema(self) -> tuple[Schema, Target]:
-        from bluegreen.planner.sources.sql import parse_sql
-
-        ddl = ";\n".join(r[0] for r in self.conn.execute(
-            "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL AND type IN ('table', 'index') "
-            "AND name NOT LIKE 'sqlite%' AND name NOT LIKE 'bluegreen%' AND name NOT LIKE "
-            "'\\_bg%' ESCAPE '\\'"))
-        schema = Schema(known=True, description=f"the database at {dialects.redact(self.url)}")
-        for statement in parse_sql(sqltext.sqlite_text(ddl), "sqlite schema"):
-            for op in statement.ops:
-                schema.apply(op, in_migration=False)
+        schema, _ = self.engine.introspect()
         return schema, Target("sqlite", 3, "database")
 
     # ---- running statements ---------------------------------------------------------------
@@ -250,73 +234,6 @@ class SqliteApply:
     def pacer(self, throttle: Any, chunk_rows: int | None) -> _Pacer:
         return _Pacer(throttle, chunk_rows)
 
-    # ---- shadow copies: a table rebuild -------------------------------------------------------
-
-    def _active(self, table: str):
-        return sqlite_state.store(self.conn, check=False).active(table)
-
-    def copy_state(self, table: str) -> str | None:
-        record = self._active(table)
-        return record.state if record else None
-
-    def copy_table(self, table: str, alter: str, options: Any,
-                   on_progress: Callable[[Any], None], on_event: Callable[[str], None]) -> None:
-        from bluegreen.core.copy import run_copy
-        from bluegreen.engines.sqlite import runtime as sqlite
-        from bluegreen.engines.sqlite.rebuild import new_shape
-
-        record = self._active(table)
-        if record is not None and record.state in ("cut_over", "finished"):
-            return
-        shape = new_shape(sqlite.table_sql(self.conn, table), alter, table)
-        if record is not None and record.alter_sql.strip() != shape.strip():
-            raise StepFailed(f"{table} already has a bluegreen copy with --alter "
-                             f"{record.alter_sql!r}, which this migration did not start; "
-                             f"finish or `bluegreen abort {table}` it first")
-        options = options or CopyOptions()
-        with sqlite.SqliteCopier(self.url, table, shape, options, on_progress=on_progress,
-                                 on_event=on_event) as engine:
-            run_copy(engine, None if record else shape, options, engine.on_event)
-        result = sqlite.verify(self.url, table, repair=True)
-        if result.differing and sqlite.verify(self.url, table).differing:
-            raise StepFailed(f"{table}: the rebuilt table still differs from the live one "
-                             f"after a repair; run `bluegreen verify {table}`")
-
-    def cutover_tables(self, tables: Sequence[str], lock_timeout_ms: int, retries: int,
-                       on_event: Callable[[str], None]) -> float:
-        from bluegreen.engines.postgresql.switch import run_switch
-        from bluegreen.engines.sqlite import runtime as sqlite
-
-        if all((r := self._active(t)) is not None and r.state == "cut_over" for t in tables):
-            return 0.0
-        with sqlite.switch_engine(self.url) as engine:
-            return run_switch(engine, list(tables), "cutover", lock_timeout_ms=lock_timeout_ms,
-                              retries=retries, on_event=on_event).lock_ms
-
-    def rollback_tables(self, tables: Sequence[str], lock_timeout_ms: int, retries: int,
-                        on_event: Callable[[str], None]) -> float | None:
-        from bluegreen.engines.postgresql.switch import run_switch
-        from bluegreen.engines.sqlite import runtime as sqlite
-
-        cut = [t for t in tables if (r := self._active(t)) is not None and r.state == "cut_over"]
-        if not cut:
-            return None
-        with sqlite.switch_engine(self.url) as engine:
-            return run_switch(engine, cut, "rollback", lock_timeout_ms=lock_timeout_ms,
-                              retries=retries, on_event=on_event).lock_ms
-
-    def abort_copy(self, table: str) -> None:
-        from bluegreen.engines.sqlite import runtime as sqlite
-
-        if self._active(table) is not None:
-            sqlite.abort(self.url, table)
-
-    def finish_tables(self, tables: Sequence[str], lock_timeout_ms: int) -> None:
-        from bluegreen.engines.sqlite import runtime as sqlite
-
-        cut = [t for t in tables if (r := self._active(t)) is not None and r.state == "cut_over"]
-        if cut:
-            sqlite.finish(self.url, cut)
 
     # ---- the app's Alembic version table -----------------------------------------------------
 

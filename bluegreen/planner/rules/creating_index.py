@@ -91,7 +91,7 @@ def check(ctx) -> Verdict | None:
         return None  # ON ONLY a partitioned table: catalog only, no build
     concurrent = bool(op.kw.get("postgresql_concurrently"))
     phase = Phase.CONTRACT if op.unique and not _on_new_nullable_columns(ctx) else Phase.EXPAND
-    if ctx.table is not None and ctx.table.partitioned and ctx.target.dialect == "postgresql":
+    if ctx.table is not None and ctx.table.partitioned and ctx.target.concurrent_index:
         return _partitioned(ctx, phase)
     if concurrent:
         if phase is Phase.EXPAND:
@@ -102,7 +102,7 @@ def check(ctx) -> Verdict | None:
                     f"{op.table_name} fail",
             fix="run it in the contract phase, after blue is retired",
         )
-    if ctx.target.dialect == "sqlite":
+    if not ctx.target.concurrent_index:
         return Verdict(
             rule="creating-index", severity=Severity.ERROR, phase=phase, blocking=True,
             strategy=Strategy.MANUAL,

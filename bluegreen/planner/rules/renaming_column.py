@@ -48,7 +48,7 @@ def check(ctx) -> Verdict | None:
             fix=f"keep {new} until blue is retired: add {old}, sync the two with a trigger, "
                 "move green to it, then drop the old one",
         )
-    if ctx.target.dialect == "sqlite":
+    if not ctx.target.traits.plpgsql:
         return Verdict(
             rule="renaming-column", severity=Severity.ERROR, phase=Phase.BREAKING,
             strategy=Strategy.EXPAND_CONTRACT,

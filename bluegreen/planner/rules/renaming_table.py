@@ -30,7 +30,7 @@ def check(ctx) -> Verdict | None:
     op = ctx.op
     if ctx.table_is_new:
         return None
-    if ctx.target.dialect == "sqlite":
+    if not ctx.target.traits.updatable_views:
         return Verdict(
             rule="renaming-table", severity=Severity.ERROR, phase=Phase.BREAKING,
             strategy=Strategy.EXPAND_CONTRACT,
