@@ -396,11 +396,12 @@ def apply(paths: list[str | Path], database_url: str, *, options=None,
     from bluegreen import engines
     from bluegreen.core.apply.revisions import load_revisions
     from bluegreen.core.apply.runner import ApplyOptions, run_apply
+    from bluegreen.planner.model import TARGETS
 
     engine = engines.apply_engine(database_url)
     try:
         revisions = load_revisions(paths, from_rev=from_rev, to_rev=to_rev,
-                                   sqlite=engine.dialect == "sqlite")
+                                   extra_keywords=TARGETS[engine.dialect].extra_keywords)
         return run_apply(engine, revisions, options or ApplyOptions(), dry_run=dry_run,
                          on_event=on_event or (lambda event: None))
     finally:
@@ -415,11 +416,12 @@ def revert(paths: list[str | Path], database_url: str, *, options=None,
     from bluegreen.core.apply.revert import run_revert
     from bluegreen.core.apply.revisions import load_revisions
     from bluegreen.core.apply.runner import ApplyOptions
+    from bluegreen.planner.model import TARGETS
 
     engine = engines.apply_engine(database_url)
     try:
         revisions = load_revisions(paths, from_rev=from_rev, to_rev=to_rev,
-                                   sqlite=engine.dialect == "sqlite")
+                                   extra_keywords=TARGETS[engine.dialect].extra_keywords)
         return run_revert(engine, revisions, options or ApplyOptions(), dry_run=dry_run,
                           confirm=confirm, on_event=on_event or (lambda event: None))
     finally:

@@ -205,6 +205,9 @@ class TargetTraits:
     updatable_views: bool  # a simple view takes writes (a renamed table's old name)
     versioned: bool  # rules depend on the server's major version
     default_version: int
+    drop_column_if_exists: bool = True  # ALTER TABLE ... DROP COLUMN IF EXISTS
+    alter_constraints: bool = True  # ALTER TABLE ... ADD/DROP CONSTRAINT
+    triggers_on_table: bool = True  # a trigger's name is per table (DROP TRIGGER t ON tbl)
 
 
 TARGETS: dict[str, TargetTraits] = {
@@ -213,7 +216,9 @@ TARGETS: dict[str, TargetTraits] = {
                                versioned=True, default_version=15),
     "sqlite": TargetTraits("SQLite", single_writer=True, concurrent_index=False,
                            extra_keywords=True, plpgsql=False, updatable_views=False,
-                           versioned=False, default_version=3),
+                           versioned=False, default_version=3,
+                           drop_column_if_exists=False, alter_constraints=False,
+                           triggers_on_table=False),
 }
 
 

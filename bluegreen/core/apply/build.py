@@ -31,7 +31,7 @@ from bluegreen.core.apply.model import (
     StepSpec,
 )
 from bluegreen.planner import ops
-from bluegreen.planner.model import Change, Phase, Severity, Step, Strategy
+from bluegreen.planner.model import TARGETS, Change, Phase, Severity, Step, Strategy, TargetTraits
 from bluegreen.planner.schema import Schema
 
 # Findings about how a migration tool runs statements, which apply does itself: each step
@@ -54,11 +54,11 @@ def prepare_statements(statements: Sequence[ops.Statement]) -> None:
 
 def build_revision(statements: Sequence[ops.Statement], changes: Sequence[Change],
                    schema_before: Schema, *, allow_unsafe: bool = False,
-                   dialect: str = "postgresql") -> RevisionSteps:
+                   target: TargetTraits = TARGETS["postgresql"]) -> RevisionSteps:
     """The steps of one revision (its statements, and the planner's changes for them)."""
     from bluegreen.planner.engine import compatibility_view
 
-    builder = _Builder(copy.deepcopy(schema_before), allow_unsafe, dialect)
+    builder = _Builder(copy.deepcopy(schema_before), allow_unsafe, target)
     consumed: set[int] = set()
     for index, (statement, change) in enumerate(zip(statements, changes, strict=True)):
         if index in consumed:
@@ -75,7 +75,7 @@ def build_revision(statements: Sequence[ops.Statement], changes: Sequence[Change
     return builder.finish()
 
 
-def unsafe_reason(change: Change, *, dialect: str = "postgresql") -> str | None:
+def unsafe_reason(change: Change) -> str | None:
     """Why apply will not run ``change`` as planned, or None when it can."""
     findings = [f for f in change.findings if f.rule not in RUNNER_RULES]
     worst = next((f for f in findings if f.severity is Severity.ERROR), None) or \
@@ -104,10 +104,10 @@ def unsafe_reason(change: Change, *, dialect: str = "postgresql") -> str | None:
 
 
 class _Builder:
-    def __init__(self, schema: Schema, allow_unsafe: bool, dialect: str) -> None:
+    def __init__(self, schema: Schema, allow_unsafe: bool, target: TargetTraits) -> None:
         self.schema = schema
         self.allow_unsafe = allow_unsafe
-        self.dialect = dialect
+        self.target = target
         self.out = RevisionSteps()
         self.settings: list[str] = []
         # phase -> table -> alter statements; and where in the phase the block goes
@@ -121,7 +121,7 @@ class _Builder:
         if change.neutral:
             self._neutral(statement)
             return
-        reason = unsafe_reason(change, dialect=self.dialect)
+        reason = unsafe_reason(change)
         if reason is not None and not self.allow_unsafe:
             self.out.refusals.append(Refusal(change.source, change.sql, reason))
         elif reason is not None or change.strategy is Strategy.DIRECT:
@@ -178,7 +178,7 @@ class _Builder:
         notes: list[str] = []
         expand = phase is ApplyPhase.EXPAND
         for piece in reversed(pieces if expand else []):
-            undo, note = inverse_of(piece.node, piece.text, self.schema, dialect=self.dialect,
+            undo, note = inverse_of(piece.node, piece.text, self.schema, target=self.target,
                                     created_by_bluegreen=ours)
             if note:
                 notes.append(note)

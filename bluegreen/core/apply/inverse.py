@@ -11,6 +11,7 @@ from __future__ import annotations
 from pglast import ast, enums
 from pglast.stream import RawStream
 
+from bluegreen.planner.model import TARGETS, TargetTraits
 from bluegreen.planner.schema import Schema
 from bluegreen.planner.steps import ident, object_name
 
@@ -20,14 +21,15 @@ OT = enums.ObjectType
 Inverse = tuple[list[str] | None, str | None]
 
 
-def inverse_of(node: ast.Node, text: str, schema: Schema, *, dialect: str = "postgresql",
+def inverse_of(node: ast.Node, text: str, schema: Schema, *,
+               target: TargetTraits = TARGETS["postgresql"],
                created_by_bluegreen: bool = False) -> Inverse:
     """(statements that undo ``node``, a note), or (None, why it cannot be undone)."""
     handler = _HANDLERS.get(type(node))
     if handler is None:
         return None, f"bluegreen cannot undo {type(node).__name__.removesuffix('Stmt')} " \
                      "statements; kept"
-    return handler(node, schema, dialect, created_by_bluegreen)
+    return handler(node, schema, target, created_by_bluegreen)
 
 
 def _name(rangevar: ast.RangeVar) -> str:
@@ -40,27 +42,27 @@ def _table_key(rangevar: ast.RangeVar) -> str:
     return rangevar.relname
 
 
-def _create_table(node: ast.CreateStmt, schema, dialect, ours) -> Inverse:
+def _create_table(node: ast.CreateStmt, schema, target, ours) -> Inverse:
     return [f"DROP TABLE IF EXISTS {_name(node.relation)}"], None
 
 
-def _create_table_as(node: ast.CreateTableAsStmt, schema, dialect, ours) -> Inverse:
+def _create_table_as(node: ast.CreateTableAsStmt, schema, target, ours) -> Inverse:
     kind = "MATERIALIZED VIEW" if node.objtype == OT.OBJECT_MATVIEW else "TABLE"
     return [f"DROP {kind} IF EXISTS {_name(node.into.rel)}"], None
 
 
-def _index(node: ast.IndexStmt, schema, dialect, ours) -> Inverse:
+def _index(node: ast.IndexStmt, schema, target, ours) -> Inverse:
     if not node.idxname:
         return None, "an index created without a name: find and drop it by hand"
     name = ident(node.idxname)
     if node.relation.schemaname:
         name = f"{ident(node.relation.schemaname)}.{name}"
-    if dialect == "sqlite":
+    if not target.concurrent_index:
         return [f"DROP INDEX IF EXISTS {name}"], None
     return [f"DROP INDEX CONCURRENTLY IF EXISTS {name}"], None
 
 
-def _alter_table(node: ast.AlterTableStmt, schema: Schema, dialect, ours) -> Inverse:
+def _alter_table(node: ast.AlterTableStmt, schema: Schema, target, ours) -> Inverse:
     table = _name(node.relation)
     key = _table_key(node.relation)
     kind = "TABLE" if node.objtype == OT.OBJECT_TABLE else None
@@ -68,7 +70,7 @@ def _alter_table(node: ast.AlterTableStmt, schema: Schema, dialect, ours) -> Inv
         return None, "only ALTER TABLE is undone; kept"
     out: list[str] = []
     for cmd in reversed(node.cmds):
-        undo = _alter_cmd(cmd, table, key, schema, dialect)
+        undo = _alter_cmd(cmd, table, key, schema, target)
         if undo is None:
             return None, f"ALTER TABLE ... {cmd.subtype.name.removeprefix('AT_')} cannot be " \
                          "undone by bluegreen; kept"
@@ -77,14 +79,14 @@ def _alter_table(node: ast.AlterTableStmt, schema: Schema, dialect, ours) -> Inv
 
 
 def _alter_cmd(cmd: ast.AlterTableCmd, table: str, key: str, schema: Schema,
-               dialect: str) -> list[str] | None:
+               target: TargetTraits) -> list[str] | None:
     kind = cmd.subtype
     if kind == AT.AT_AddColumn:
-        exists = "" if dialect == "sqlite" else "IF EXISTS "
+        exists = "IF EXISTS " if target.drop_column_if_exists else ""
         return [f"ALTER TABLE {table} DROP COLUMN {exists}{ident(cmd.def_.colname)}"]
     if kind == AT.AT_AddConstraint:
         name = getattr(cmd.def_, "conname", None)
-        if not name or dialect == "sqlite":
+        if not name or not target.alter_constraints:
             return None
         return [f"ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {ident(name)}"]
     if kind == AT.AT_ValidateConstraint:
@@ -113,7 +115,7 @@ def _alter_cmd(cmd: ast.AlterTableCmd, table: str, key: str, schema: Schema,
     return None
 
 
-def _rename(node: ast.RenameStmt, schema, dialect, ours) -> Inverse:
+def _rename(node: ast.RenameStmt, schema, target, ours) -> Inverse:
     if node.renameType == OT.OBJECT_COLUMN:
         return [f"ALTER TABLE {_name(node.relation)} RENAME COLUMN {ident(node.newname)} TO "
                 f"{ident(node.subname)}"], None
@@ -132,14 +134,14 @@ def _rename(node: ast.RenameStmt, schema, dialect, ours) -> Inverse:
     return None, "this rename cannot be undone by bluegreen; kept"
 
 
-def _view(node: ast.ViewStmt, schema: Schema, dialect, ours) -> Inverse:
+def _view(node: ast.ViewStmt, schema: Schema, target, ours) -> Inverse:
     if node.replace and _table_key(node.view).lower() in schema.views and not ours:
         return None, "CREATE OR REPLACE VIEW of an existing view: its earlier definition " \
                      "is not known; kept"
     return [f"DROP VIEW IF EXISTS {_name(node.view)}"], None
 
 
-def _function(node: ast.CreateFunctionStmt, schema, dialect, ours) -> Inverse:
+def _function(node: ast.CreateFunctionStmt, schema, target, ours) -> Inverse:
     if node.replace and not ours:
         return None, "CREATE OR REPLACE FUNCTION: an earlier version may exist; kept"
     name = ".".join(ident(n.sval) for n in node.funcname)
@@ -150,10 +152,10 @@ def _function(node: ast.CreateFunctionStmt, schema, dialect, ours) -> Inverse:
     return [f"DROP {kind} IF EXISTS {name}({args})"], None
 
 
-def _trigger(node: ast.CreateTrigStmt, schema, dialect, ours) -> Inverse:
+def _trigger(node: ast.CreateTrigStmt, schema, target, ours) -> Inverse:
     if getattr(node, "replace", False) and not ours:
         return None, "CREATE OR REPLACE TRIGGER: an earlier version may exist; kept"
-    if dialect == "sqlite":
+    if not target.triggers_on_table:
         return [f"DROP TRIGGER IF EXISTS {ident(node.trigname)}"], None
     return [f"DROP TRIGGER IF EXISTS {ident(node.trigname)} ON {_name(node.relation)}"], None
 
@@ -162,11 +164,11 @@ def _dotted(names) -> str:
     return ".".join(ident(n.sval) for n in names)
 
 
-def _enum(node: ast.CreateEnumStmt, schema, dialect, ours) -> Inverse:
+def _enum(node: ast.CreateEnumStmt, schema, target, ours) -> Inverse:
     return [f"DROP TYPE IF EXISTS {_dotted(node.typeName)}"], None
 
 
-def _alter_enum(node: ast.AlterEnumStmt, schema, dialect, ours) -> Inverse:
+def _alter_enum(node: ast.AlterEnumStmt, schema, target, ours) -> Inverse:
     if node.oldVal is not None:
         literal = RawStream()(ast.A_Const(val=ast.String(sval=node.oldVal)))
         new = RawStream()(ast.A_Const(val=ast.String(sval=node.newVal)))
@@ -175,47 +177,47 @@ def _alter_enum(node: ast.AlterEnumStmt, schema, dialect, ours) -> Inverse:
                  f"{_dotted(node.typeName)} (harmless to the old app)"
 
 
-def _sequence(node: ast.CreateSeqStmt, schema, dialect, ours) -> Inverse:
+def _sequence(node: ast.CreateSeqStmt, schema, target, ours) -> Inverse:
     return [f"DROP SEQUENCE IF EXISTS {_name(node.sequence)}"], None
 
 
-def _schema(node: ast.CreateSchemaStmt, schema, dialect, ours) -> Inverse:
+def _schema(node: ast.CreateSchemaStmt, schema, target, ours) -> Inverse:
     return [f"DROP SCHEMA IF EXISTS {ident(node.schemaname)}"], None
 
 
-def _extension(node: ast.CreateExtensionStmt, schema, dialect, ours) -> Inverse:
+def _extension(node: ast.CreateExtensionStmt, schema, target, ours) -> Inverse:
     return [f"DROP EXTENSION IF EXISTS {ident(node.extname)}"], None
 
 
-def _domain(node: ast.CreateDomainStmt, schema, dialect, ours) -> Inverse:
+def _domain(node: ast.CreateDomainStmt, schema, target, ours) -> Inverse:
     return [f"DROP DOMAIN IF EXISTS {_dotted(node.domainname)}"], None
 
 
-def _policy(node: ast.CreatePolicyStmt, schema, dialect, ours) -> Inverse:
+def _policy(node: ast.CreatePolicyStmt, schema, target, ours) -> Inverse:
     return [f"DROP POLICY IF EXISTS {ident(node.policy_name)} ON {_name(node.table)}"], None
 
 
-def _grant(node: ast.GrantStmt, schema, dialect, ours) -> Inverse:
+def _grant(node: ast.GrantStmt, schema, target, ours) -> Inverse:
     node.is_grant = not node.is_grant
     node.grant_option = False
     return [RawStream()(node)], None
 
 
-def _insert(node: ast.InsertStmt, schema: Schema, dialect, ours) -> Inverse:
+def _insert(node: ast.InsertStmt, schema: Schema, target, ours) -> Inverse:
     if schema.is_new(_table_key(node.relation)):
         return [], None  # the rows go with the table
     return None, "rows inserted into an existing table are kept (a data change)"
 
 
-def _data(node, schema, dialect, ours) -> Inverse:
+def _data(node, schema, target, ours) -> Inverse:
     return None, "a data change is not undone; the rows keep their new values"
 
 
-def _comment(node, schema, dialect, ours) -> Inverse:
+def _comment(node, schema, target, ours) -> Inverse:
     return None, "the earlier comment is not known; kept"
 
 
-def _nothing(node, schema, dialect, ours) -> Inverse:
+def _nothing(node, schema, target, ours) -> Inverse:
     return [], None
 
 

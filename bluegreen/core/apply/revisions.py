@@ -33,7 +33,7 @@ def content_hash(path: Path) -> str:
 
 
 def load_revisions(paths: list[str | Path], *, from_rev: str | None = None,
-                   to_rev: str | None = None, sqlite: bool = False) -> list[Revision]:
+                   to_rev: str | None = None, extra_keywords: bool = False) -> list[Revision]:
     """Every revision of the given SQL files, Alembic revision files and versions
     directories, in order; their statements parsed (nothing touches a database)."""
     from bluegreen.planner.sources import alembic as alembic_source
@@ -49,7 +49,7 @@ def load_revisions(paths: list[str | Path], *, from_rev: str | None = None,
             if from_rev or to_rev:
                 raise BadOption(f"{raw}: --from/--to select Alembic revisions; name the SQL "
                                 "files to run instead")
-            out += [_sql_revision(file, sqlite) for file in sorted(path.glob("*.sql"))]
+            out += [_sql_revision(file, extra_keywords) for file in sorted(path.glob("*.sql"))]
         elif path.is_dir():
             files = alembic_source.revision_files(path, from_rev, to_rev)
             if not files:
@@ -59,7 +59,7 @@ def load_revisions(paths: list[str | Path], *, from_rev: str | None = None,
         elif path.suffix == ".py":
             out.append(_alembic_revision(path, path.parent))
         else:
-            out.append(_sql_revision(path, sqlite))
+            out.append(_sql_revision(path, extra_keywords))
     seen: set[str] = set()
     for revision in out:
         if revision.key in seen:
@@ -68,7 +68,7 @@ def load_revisions(paths: list[str | Path], *, from_rev: str | None = None,
     return out
 
 
-def _sql_revision(path: Path, sqlite: bool) -> Revision:
+def _sql_revision(path: Path, extra_keywords: bool) -> Revision:
     from bluegreen.core.apply.sqltext import sqlite_text
     from bluegreen.planner.sources import alembic as alembic_source
     from bluegreen.planner.sources.sql import parse_sql
@@ -77,7 +77,7 @@ def _sql_revision(path: Path, sqlite: bool) -> Revision:
     text = _read(path)
     return Revision(key=f"sql:{source}", source=source, path=path,
                     content_hash=content_hash(path),
-                    statements=parse_sql(sqlite_text(text) if sqlite else text, source))
+                    statements=parse_sql(sqlite_text(text) if extra_keywords else text, source))
 
 
 def _read(path: Path) -> str:

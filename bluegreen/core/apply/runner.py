@@ -140,7 +140,7 @@ def plan_revisions(engine: ApplyEngine, revisions: Sequence[Revision], *,
     for revision in revisions:
         count = len(revision.statements)
         steps = build_revision(revision.statements, plan.changes[offset:offset + count],
-                               before, allow_unsafe=allow_unsafe, dialect=engine.dialect)
+                               before, allow_unsafe=allow_unsafe, target=target.traits)
         if steps.refusals:
             raise UnsafeRefused(revision.label, steps.refusals)
         out[revision.key] = steps

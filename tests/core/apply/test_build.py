@@ -14,7 +14,7 @@ from bluegreen.core.apply.model import ApplyPhase, Kind
 from bluegreen.core.apply.revisions import load_revisions
 from bluegreen.core.retry import Backoff
 from bluegreen.planner.engine import build_plan
-from bluegreen.planner.model import Target
+from bluegreen.planner.model import TARGETS, Target
 from bluegreen.planner.schema import Schema
 from bluegreen.planner.sources.sql import parse_sql
 
@@ -40,7 +40,7 @@ def build(sql: str, *, allow_unsafe: bool = False, dialect: str = "postgresql"):
     before = copy.deepcopy(base)
     plan = build_plan(statements, base, Target(dialect, 15 if dialect == "postgresql" else 3))
     return build_revision(statements, plan.changes, before, allow_unsafe=allow_unsafe,
-                          dialect=dialect)
+                          target=TARGETS[dialect])
 
 
 def kinds(steps) -> list[tuple[str, str]]:
