@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from bluegreen.core.state import MigrationRecord
 
@@ -48,6 +49,20 @@ class SwitchResult:
         return {"action": self.action, "tables": self.tables, "lock_ms": self.lock_ms,
                 "attempts": self.attempts, "warnings": self.warnings,
                 "states": {r.table_name: r.state for r in self.records}}
+
+
+class AbortResult(NamedTuple):
+    """An aborted migration (or, with --dry-run, the one that would be) and its SQL."""
+
+    record: MigrationRecord
+    statements: list[str]
+
+
+class FinishResult(NamedTuple):
+    """The finished migrations (or, with --dry-run, those that would be) and their SQL."""
+
+    records: list[MigrationRecord]
+    statements: list[str]
 
 
 @dataclass

@@ -14,6 +14,7 @@ from typing import Any, Protocol, TypeVar
 from bluegreen.core.retry import DEFAULT_BACKOFF, Backoff
 from bluegreen.core.state import ACTIVE_STATES, MigrationRecord, MigrationStore, require_active
 from bluegreen.errors import BluegreenError, LockBusy
+from bluegreen.results import AbortResult, FinishResult
 
 T = TypeVar("T")
 
@@ -63,7 +64,7 @@ def with_retries(work: Callable[[], T], retries: int, backoff: Backoff,
 
 def abort(engine: FinishEngine, table: str, *, dry_run: bool = False,
           lock_timeout_ms: int = 500, retries: int = 10,
-          backoff: Backoff = DEFAULT_BACKOFF) -> tuple[MigrationRecord, list[str]]:
+          backoff: Backoff = DEFAULT_BACKOFF) -> AbortResult:
     """Before cutover: drop the shadow, the triggers and the queue; the live table stays.
 
     A migration whose tables were replaced by someone else can be aborted in any active
@@ -77,7 +78,7 @@ def abort(engine: FinishEngine, table: str, *, dry_run: bool = False,
             f"(`bluegreen rollback {record.table_name}`), or finish it")
     statements = engine.abort_statements(record)
     if dry_run:
-        return record, engine.script(lock_timeout_ms, (), statements)
+        return AbortResult(record, engine.script(lock_timeout_ms, (), statements))
 
     def work() -> MigrationRecord:
         with engine.transaction(lock_timeout_ms):
@@ -90,12 +91,12 @@ def abort(engine: FinishEngine, table: str, *, dry_run: bool = False,
                         f"could not lock {record.table_name} to drop the capture trigger; "
                         "nothing was changed; retry when it is quieter")
     engine.notify_control()  # a copy still running stops now, with one line
-    return done, statements
+    return AbortResult(done, statements)
 
 
 def finish(engine: FinishEngine, tables: list[str], *, dry_run: bool = False,
            lock_timeout_ms: int = 500, retries: int = 10,
-           backoff: Backoff = DEFAULT_BACKOFF) -> tuple[list[MigrationRecord], list[str]]:
+           backoff: Backoff = DEFAULT_BACKOFF) -> FinishResult:
     """The contract step: drop the old tables, the triggers and the queues of every table
     named, in one transaction."""
     records = require_active(engine.store, [engine.table_key(t) for t in tables],
@@ -105,7 +106,7 @@ def finish(engine: FinishEngine, tables: list[str], *, dry_run: bool = False,
     statements = engine.finish_statements(records)
     locks = engine.finish_locks(records)
     if dry_run:
-        return records, engine.script(lock_timeout_ms, locks, statements)
+        return FinishResult(records, engine.script(lock_timeout_ms, locks, statements))
     engine.before_finish(records)
 
     def work() -> list[MigrationRecord]:
@@ -117,6 +118,6 @@ def finish(engine: FinishEngine, tables: list[str], *, dry_run: bool = False,
                 engine.store.move(record, "finish", finished_at=engine.now())
         return [engine.store.get(r.id) for r in records]
 
-    return with_retries(work, retries, backoff,
-                        "finish could not get its locks; nothing was changed; retry later"
-                        ), statements
+    done = with_retries(work, retries, backoff,
+                        "finish could not get its locks; nothing was changed; retry later")
+    return FinishResult(done, statements)

@@ -119,3 +119,8 @@ class Throttle:
 
     def settle(self, reserved: int, used: int) -> None:
         self.bucket.settle(reserved, used)
+
+    @property
+    def waited(self) -> float:
+        """Seconds the rate limit held the work back."""
+        return self.bucket.waited

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from psycopg import sql
 
-from bluegreen.engines.postgresql.catalog import TableRef
+from bluegreen.core import naming
+from bluegreen.engines.postgresql.catalog import NAME_LIMIT, TableRef
 
 
 def queue_ddl(queue: TableRef, pk: list[str], pk_types: list[str]) -> sql.Composed:
@@ -27,7 +28,7 @@ def _function(queue: TableRef) -> sql.Identifier:
 
 
 def trigger_name(queue: TableRef) -> sql.Identifier:
-    return sql.Identifier(f"bluegreen_capture_{queue.name}"[:63])
+    return sql.Identifier(naming.capture_trigger(queue.name, NAME_LIMIT))
 
 
 def function_ddl(queue: TableRef, pk: list[str]) -> sql.Composed:

@@ -7,9 +7,11 @@ from dataclasses import dataclass, field
 import psycopg
 from psycopg import sql
 
+from bluegreen.core import naming
 from bluegreen.errors import BluegreenError, TableRefused, TableReplaced  # noqa: F401
 
 STATE_SCHEMA = "bluegreen"
+NAME_LIMIT = 63  # PostgreSQL cuts identifiers to 63 bytes
 
 
 def _split_name(text: str) -> list[str] | None:
@@ -87,10 +89,8 @@ class TableRef:
 
 def names_for(ref: TableRef, migration_id: int) -> tuple[TableRef, TableRef, TableRef]:
     """(shadow, old, queue) for a migration."""
-    shadow = ref.sibling(f"_bg{migration_id}_{ref.name}"[:59] + "_new")
-    old = ref.sibling(f"_bg{migration_id}_{ref.name}"[:59] + "_old")
-    queue = TableRef(STATE_SCHEMA, f"queue_{migration_id}")
-    return shadow, old, queue
+    n = naming.names(ref.name, migration_id, limit=NAME_LIMIT)
+    return ref.sibling(n.shadow), ref.sibling(n.old), TableRef(STATE_SCHEMA, n.queue)
 
 
 def current_oid(conn: psycopg.Connection, ref: TableRef) -> int | None:
@@ -202,3 +202,7 @@ def read_table(conn: psycopg.Connection, ref: TableRef, *, for_copy: bool = True
                       constraint_defs=[(n, k, d) for n, k, d, _ in constraint_rows],
                       pk_name=pk_row[1] if pk_row else None,
                       self_fks={n for n, k, _, own in constraint_rows if k == "f" and own})
+
+
+def render(conn: psycopg.Connection | None, statement: sql.Composable | str) -> str:
+    return statement if isinstance(statement, str) else statement.as_string(conn)

@@ -15,8 +15,6 @@ be overwritten by an older chunk, and every change a chunk missed is still queue
 from __future__ import annotations
 
 import json
-import queue as queue_mod
-import re
 import shutil
 import threading
 import time
@@ -29,14 +27,19 @@ from pglast import ast
 from pglast.stream import RawStream
 from psycopg import sql
 
+from bluegreen.core import naming
+from bluegreen.core.backfill import Range, Walk, backfill, rate_note
 from bluegreen.core.copy import CopyOptions
 from bluegreen.core.pace import ChunkSizer, TokenBucket
+from bluegreen.core.progress import Meter
+from bluegreen.core.retry import DEFAULT_BACKOFF
 from bluegreen.core.state import MigrationRecord, MigrationStore
 from bluegreen.engines import urls as dialects
 from bluegreen.engines.postgresql import capture, chunks, locks
 from bluegreen.engines.postgresql import state as pg_state
 from bluegreen.engines.postgresql import throttle as pg_throttle
 from bluegreen.engines.postgresql.catalog import (
+    NAME_LIMIT,
     STATE_SCHEMA,
     TableFacts,
     TableRef,
@@ -45,6 +48,7 @@ from bluegreen.engines.postgresql.catalog import (
     current_oid,
     names_for,
     read_table,
+    render,
 )
 from bluegreen.engines.postgresql.fit import (
     MISFITS,
@@ -67,10 +71,6 @@ from bluegreen.errors import BluegreenError, CopyAborted, Interrupted, TableRepl
 from bluegreen.results import CopyResult, Progress
 
 
-def _render(conn: psycopg.Connection | None, statement: sql.Composable | str) -> str:
-    return statement if isinstance(statement, str) else statement.as_string(conn)
-
-
 def create_statements(conn, live: TableFacts, spec: AlterSpec, shadow: TableRef,
                       queue: TableRef) -> list[str]:
     """Everything the copy creates before the backfill, in order (one transaction).
@@ -89,23 +89,23 @@ def create_statements(conn, live: TableFacts, spec: AlterSpec, shadow: TableRef,
             capture.revoke_capture_ddl(queue),
             capture.trigger_ddl(live.ref, queue),
             *capture.truncate_ddl(live.ref, shadow, queue)]
-    return [_render(conn, s) for s in out]
+    return [render(conn, s) for s in out]
 
 
 def _guarded(conn, shadow: TableRef, name: str, statement: str) -> str:
     """A constraint statement that does nothing when the shadow has the constraint already
     (a copy resumed after a crash builds it again)."""
-    return _render(conn, sql.SQL(
+    return render(conn, sql.SQL(
         "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = {}::regclass "
         "AND conname = {}) THEN {}; END IF; END $$").format(
-        sql.Literal(_render(conn, shadow.ident)), sql.Literal(name), sql.SQL(statement)))
+        sql.Literal(render(conn, shadow.ident)), sql.Literal(name), sql.SQL(statement)))
 
 
 def built_name(migration_id: int, final: str) -> str:
     """The shadow's name for an index or constraint that takes ``final`` at cutover: index
     names share the schema's namespace with the live table's, so they wait under a
     prefix."""
-    return (f"_bg{migration_id}_" + final)[:63]
+    return naming.built(migration_id, final, NAME_LIMIT)
 
 
 def shadow_names(live: TableFacts, spec: AlterSpec, migration_id: int) -> dict[str, str]:
@@ -119,7 +119,7 @@ def shadow_names(live: TableFacts, spec: AlterSpec, migration_id: int) -> dict[s
 
 
 def secondary_statements(conn, live: TableFacts, spec: AlterSpec, shadow: TableRef,
-                         migration_id: int) -> tuple[list[str], list[str]]:
+                         migration_id: int | str) -> tuple[list[str], list[str]]:
     """The primary key, indexes and unique / foreign-key / exclusion constraints for the
     shadow, built after the backfill; each is safe to run again after a crash. Returns
     (statements, warnings about what could not be carried over).
@@ -131,11 +131,11 @@ def secondary_statements(conn, live: TableFacts, spec: AlterSpec, shadow: TableR
     pk = [renames.get(k, k) for k in live.primary_key]
     pk_name = built_name(migration_id, constraint_name(
         spec, live.pk_name or f"{live.ref.name}_pkey"))
-    statements: list[str] = [_render(conn, sql.SQL(
+    statements: list[str] = [render(conn, sql.SQL(
         "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = {}::regclass "
         "AND contype = 'p') THEN ALTER TABLE {} ADD CONSTRAINT {} PRIMARY KEY ({}); END IF; "
         "END $$").format(
-        sql.Literal(_render(conn, shadow.ident)), shadow.ident, sql.Identifier(pk_name),
+        sql.Literal(render(conn, shadow.ident)), shadow.ident, sql.Identifier(pk_name),
         sql.SQL(", ").join(sql.Identifier(k) for k in pk)))]
     warnings: list[str] = []
     for name, definition in live.index_defs:
@@ -195,7 +195,7 @@ def secondary_statements(conn, live: TableFacts, spec: AlterSpec, shadow: TableR
         parsed.relation.schemaname, parsed.relation.relname = shadow.schema, shadow.name
         statements.append(_guarded(conn, shadow, final, RawStream()(parsed)))
         if self_fk:
-            statements.append(_render(conn, sql.SQL("ALTER TABLE {} VALIDATE CONSTRAINT {}")
+            statements.append(render(conn, sql.SQL("ALTER TABLE {} VALIDATE CONSTRAINT {}")
                                       .format(shadow.ident, sql.Identifier(final))))
     return statements, warnings
 
@@ -318,7 +318,7 @@ class Copier:
         """Build the shadow in a transaction that is rolled back, before anything is made
         for real: refuses an alter that does not build or changes nothing, and tells which
         columns become NOT NULL. Takes no lock the app would notice."""
-        shadow = live.ref.sibling(f"_bg_trial_{live.ref.name}"[:63])
+        shadow = live.ref.sibling(naming.trial(live.ref.name, NAME_LIMIT))
         try:
             with conn.transaction(force_rollback=True):
                 conn.execute(sql.SQL("CREATE TABLE {} (LIKE {} INCLUDING DEFAULTS INCLUDING "
@@ -409,7 +409,7 @@ class Copier:
             except psycopg.errors.LockNotAvailable:
                 self.on_event(f"trigger install waited over {self.options.lock_timeout_ms} ms "
                               f"for a lock on {live.ref.key}; retrying ({attempt + 1}/10)")
-                time.sleep(min(5.0, 0.2 * 2 ** attempt))
+                time.sleep(DEFAULT_BACKOFF.delay(attempt + 1))
         raise BluegreenError(f"could not lock {live.ref.key} to install the capture trigger "
                              "(a long transaction holds it); retry when it is quieter")
 
@@ -482,8 +482,7 @@ class Copier:
         if self.ref.schema == STATE_SCHEMA:
             raise TableRefused(f"{self.ref.key} is one of bluegreen's own state tables; "
                                "bluegreen does not copy them")
-        if re.fullmatch(r"_bg\d+o?_.*", self.ref.name) or \
-                self.ref.name.startswith("_bg_trial_"):
+        if naming.is_ours(self.ref.name):
             raise TableRefused(f"{self.ref.key} is a table bluegreen made for a migration (a "
                                "shadow or an old copy); copy the live table instead")
         self.live = read_table(self.conn, self.ref)
@@ -613,11 +612,9 @@ class _Context:
                                 fixed=self.options.chunk_size is not None, high=high)
         self.throttle = pg_throttle.throttle(copier.url, self.options.throttle, self._watch,
                                              self.stop)
-        self.max_key: list | None = None
         self.rows_copied = self.record.rows_copied
         self.rows_replayed = self.record.rows_replayed
-        self.rate_window: list[tuple[float, int]] = []
-        self.last_report = 0.0
+        self.meter = Meter()
         self.phase = "backfill"
         self.lock = threading.Lock()
 
@@ -668,16 +665,11 @@ class _Context:
         self._report(force=True)
 
     def _report(self, force: bool = False) -> None:
-        now = time.monotonic()
-        if not force and now - self.last_report < 0.5:
+        if not self.meter.due(force):
             return
-        self.last_report = now
-        self.rate_window.append((now, self.rows_copied))
-        self.rate_window = [(t, r) for t, r in self.rate_window if now - t <= 5.0]
-        t0, r0 = self.rate_window[0]
-        rate = (self.rows_copied - r0) / (now - t0) if now > t0 else 0.0
+        rate = self.meter.rate(self.rows_copied)
         total = self.record.rows_total
-        eta = (max(total - self.rows_copied, 0) / rate) if total and rate > 0 else None
+        eta = self.meter.eta(self.rows_copied, total, rate)
         self.copier.on_progress(Progress(
             table=self.live.ref.key, phase=self.phase, rows_copied=self.rows_copied,
             rows_total=total, rows_per_second=rate, eta_seconds=eta, backlog=self.backlog(),
@@ -688,160 +680,72 @@ class _Context:
     # ---- backfill --------------------------------------------------------------------------
 
     def _backfill(self) -> None:
-        conn = self.conn
-        detail = self.store.get(self.record.id).detail
-        if "max_key" not in detail:
-            row = conn.execute(chunks.max_key(self.live.ref, self.key)).fetchone()
-            detail["max_key"] = json.loads(json.dumps(list(row), default=str)) if row else None
-            total = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(
-                self.live.ref.ident)).fetchone()[0] if self.live.rows_estimate < 1_000_000 \
-                else self.live.rows_estimate
-            self.store.update(self.record, detail=json.dumps(detail), rows_total=total)
-            self.record = self.store.get(self.record.id)
-        self.max_key = detail["max_key"]
-        if self.max_key is None:
-            return  # an empty table: capture covers every row from here on
-        pending = [seq for (seq,) in conn.execute(
-            "SELECT seq FROM bluegreen.chunks WHERE migration_id = %s AND NOT done ORDER BY seq",
-            (self.record.id,))]
-        work: queue_mod.Queue = queue_mod.Queue(maxsize=max(2, self.options.workers * 2))
-        results: queue_mod.Queue = queue_mod.Queue()
-        producer = threading.Thread(target=self._guard, args=(self._produce, work, pending),
-                                    name="bluegreen-producer", daemon=True)
-        workers = [threading.Thread(target=self._guard, args=(self._consume, work, results),
-                                    name=f"bluegreen-worker-{i}", daemon=True)
-                   for i in range(max(1, self.options.workers))]
-        started, copied_before = time.monotonic(), self.rows_copied
-        producer.start()
-        for worker in workers:
-            worker.start()
-        try:
-            while True:
-                self._raise_worker_errors()
-                try:
-                    while True:
-                        _, rows, seconds = results.get_nowait()
-                        self.rows_copied += rows
-                        self.sizer.observe(rows, seconds)
-                except queue_mod.Empty:
-                    pass
-                alive = producer.is_alive() or any(w.is_alive() for w in workers)
-                if not alive and results.empty():
-                    break
-                self._report()
-                time.sleep(0.05)
-        except BaseException:
-            self.stop.set()
-            producer.join(timeout=10)
-            for worker in workers:
-                worker.join(timeout=30)
-            raise
-        self._raise_worker_errors()
+        walk = Walk(self, self.sizer, self.throttle, self.stop,
+                    workers=self.options.workers, parallel=True,
+                    on_rows=self._copied, tick=self._report, on_total=self._total)
+        rows, seconds = backfill(walk, self.store, self.record)
+        self.record = self.store.get(self.record.id)
         self._report(force=True)
-        self._note_rate(time.monotonic() - started, self.rows_copied - copied_before)
+        note = rate_note(self.options.throttle.max_rows_per_second, rows, seconds,
+                         self.throttle.waited) if not self.stop.is_set() else None
+        if note:
+            self.copier.warnings.append(note)
+            self.copier.on_event(note)
 
-    def _note_rate(self, seconds: float, rows: int) -> None:
-        """Say so when the asked rate was more than this server could copy."""
-        asked = self.options.throttle.max_rows_per_second
-        if not asked or seconds < 0.05 or self.stop.is_set():
-            return
-        real = rows / seconds
-        if real < 0.9 * asked and self.throttle.bucket.waited < 0.1 * seconds:
-            message = (f"asked for {asked:,.0f} rows/s; the backfill ran at {real:,.0f} rows/s, "
-                       "as fast as this server copied it (the limit never held it back)")
-            self.copier.warnings.append(message)
-            self.copier.on_event(message)
+    def _copied(self, rows: int) -> None:
+        self.rows_copied += rows
 
-    def _guard(self, target, *args) -> None:
+    def _total(self, rows: int) -> None:
+        self.record = self.store.get(self.record.id)
+
+    # ---- the Chunker the backfill walks with (bluegreen.core.backfill) ---------------------
+
+    def session(self, role: str):
+        return psycopg.connect(self.copier.url, autocommit=True, application_name=role)
+
+    def extent(self, conn: psycopg.Connection) -> tuple[list | None, int]:
+        row = conn.execute(chunks.max_key(self.live.ref, self.key)).fetchone()
+        total = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(
+            self.live.ref.ident)).fetchone()[0] if self.live.rows_estimate < 1_000_000 \
+            else self.live.rows_estimate
+        return (list(row) if row else None), total
+
+    def checkpoints(self, conn: psycopg.Connection) -> tuple[list[Range], int, list | None]:
+        rows = conn.execute("SELECT seq, lo, hi, done FROM bluegreen.chunks WHERE "
+                            "migration_id = %s ORDER BY seq", (self.record.id,)).fetchall()
+        pending = [Range(seq, lo, hi, self.sizer.size) for seq, lo, hi, done in rows
+                   if not done]
+        return pending, (rows[-1][0] if rows else 0), (rows[-1][2] if rows else None)
+
+    def boundary(self, conn: psycopg.Connection, lo, last, size: int) -> list | None:
+        row = conn.execute(chunks.next_boundary(self.live.ref, self.key, lo is not None),
+                           [*(lo or []), *last, size - 1]).fetchone()
+        return list(row) if row else None
+
+    def checkpoint(self, conn: psycopg.Connection, r: Range) -> bool:
+        # Only while the migration is still copying: an abort drops its checkpoints.
+        return conn.execute(
+            "INSERT INTO bluegreen.chunks (migration_id, seq, lo, hi) SELECT %s, %s, %s, %s "
+            "WHERE EXISTS (SELECT 1 FROM bluegreen.migrations WHERE id = %s AND "
+            "state = 'copying')", (self.record.id, r.seq,
+                                   json.dumps(r.lo) if r.lo is not None else None,
+                                   json.dumps(r.hi), self.record.id)).rowcount == 1
+
+    def copy(self, conn: psycopg.Connection, r: Range) -> int:
+        statement = chunks.copy_chunk(self.live.ref, self.shadow, self.key, self.exprs,
+                                      r.lo is not None)
         try:
-            target(*args)
-        except BaseException as error:  # surfaced by the main thread
-            self.copier.errors.append(error)
-            self.stop.set()
-
-    def _raise_worker_errors(self) -> None:
-        if self.copier.errors:
-            error = self.copier.errors[0]
-            if isinstance(error, psycopg.Error):
-                raise BluegreenError(
-                    f"the copy of {self.live.ref.key} stopped on a database error: "
-                    f"{str(error).splitlines()[0]}; run the same command again to resume, or "
-                    f"`bluegreen abort {self.live.ref.key}` to drop it") from error
-            raise error
-
-    def _produce(self, work: queue_mod.Queue, pending: list[int]) -> None:
-        with psycopg.connect(self.copier.url, autocommit=True,
-                             application_name="bluegreen-producer") as conn:
-            rows = conn.execute("SELECT seq, lo, hi FROM bluegreen.chunks WHERE migration_id = "
-                                "%s AND seq = ANY(%s) ORDER BY seq",
-                                (self.record.id, pending)).fetchall()
-            for seq, lo, hi in rows:
-                self._put(work, (seq, lo, hi, self.sizer.size))
-            last = conn.execute("SELECT seq, hi FROM bluegreen.chunks WHERE migration_id = %s "
-                                "ORDER BY seq DESC LIMIT 1", (self.record.id,)).fetchone()
-            seq, lo = (last[0], last[1]) if last else (0, None)
-            if lo is not None and lo == self.max_key:
-                self._put(work, None)
-                return
-            while not self.stop.is_set():
-                size = self.sizer.size
-                boundary_sql = chunks.next_boundary(self.live.ref, self.key, lo is not None)
-                params = [*(lo or []), *self.max_key, size - 1]
-                row = conn.execute(boundary_sql, params).fetchone()
-                hi = json.loads(json.dumps(list(row), default=str)) if row else self.max_key
-                seq += 1
-                # Only while the migration is still copying: an abort drops its checkpoints.
-                conn.execute("INSERT INTO bluegreen.chunks (migration_id, seq, lo, hi) SELECT "
-                             "%s, %s, %s, %s WHERE EXISTS (SELECT 1 FROM bluegreen.migrations "
-                             "WHERE id = %s AND state = 'copying')",
-                             (self.record.id, seq, json.dumps(lo) if lo is not None else None,
-                              json.dumps(hi), self.record.id))
-                self._put(work, (seq, lo, hi, size))
-                if row is None or hi == self.max_key:
-                    break
-                lo = hi
-            self._put(work, None)
-
-    def _put(self, work: queue_mod.Queue, item) -> None:
-        while not self.stop.is_set():
-            try:
-                work.put(item, timeout=0.2)
-                return
-            except queue_mod.Full:
-                continue
-
-    def _consume(self, work: queue_mod.Queue, results: queue_mod.Queue) -> None:
-        with psycopg.connect(self.copier.url, autocommit=True,
-                             application_name="bluegreen-worker") as conn:
-            while not self.stop.is_set():
-                try:
-                    item = work.get(timeout=0.2)
-                except queue_mod.Empty:
-                    continue
-                if item is None:
-                    work.put(None)  # let the other workers see the end too
-                    return
-                seq, lo, hi, planned = item
-                self.throttle.wait(self.stop, rows=planned)
-                if self.stop.is_set():
-                    self.throttle.settle(planned, 0)
-                    return
-                statement = chunks.copy_chunk(self.live.ref, self.shadow, self.key, self.exprs,
-                                              lo is not None)
-                started = time.monotonic()
-                try:
-                    with conn.transaction():
-                        rows = conn.execute(statement, [*(lo or []), *hi]).rowcount
-                        conn.execute("UPDATE bluegreen.chunks SET done = true, rows_copied = %s "
-                                     "WHERE migration_id = %s AND seq = %s AND NOT done",
-                                     (rows, self.record.id, seq))
-                        conn.execute("UPDATE bluegreen.migrations SET rows_copied = "
-                                     "rows_copied + %s, chunk_size = %s, updated_at = now() "
-                                     "WHERE id = %s", (rows, planned, self.record.id))
-                except MISFITS as error:
-                    raise self._misfit(conn, lo, hi, error) from None
-                self.throttle.settle(planned, rows)
-                results.put((seq, rows, time.monotonic() - started))
+            with conn.transaction():
+                rows = conn.execute(statement, [*(r.lo or []), *r.hi]).rowcount
+                conn.execute("UPDATE bluegreen.chunks SET done = true, rows_copied = %s "
+                             "WHERE migration_id = %s AND seq = %s AND NOT done",
+                             (rows, self.record.id, r.seq))
+                conn.execute("UPDATE bluegreen.migrations SET rows_copied = "
+                             "rows_copied + %s, chunk_size = %s, updated_at = now() "
+                             "WHERE id = %s", (rows, r.planned, self.record.id))
+        except MISFITS as error:
+            raise self._misfit(conn, r.lo, r.hi, error) from None
+        return rows
 
     def _misfit(self, conn: psycopg.Connection, lo, hi, error: psycopg.Error) -> BluegreenError:
         """Name the row of a chunk that does not fit the new shape."""
@@ -904,9 +808,9 @@ def dry_run_statements(url: str, table: str, alter_sql: str) -> list[str]:
         ref = TableRef.parse(table)
         live = read_table(conn, ref)
         spec = parse_alter(alter_sql, live)
-        shadow, _, queue = names_for(ref, 0)
-        shadow = ref.sibling(shadow.name.replace("_bg0_", "_bg<id>_"))
-        queue = TableRef(STATE_SCHEMA, "queue_<id>")
+        placeholder = naming.names(ref.name, naming.DRY_RUN_ID, NAME_LIMIT)
+        shadow = ref.sibling(placeholder.shadow)
+        queue = TableRef(STATE_SCHEMA, placeholder.queue)
         renames = reverse_source_names(spec)
         key = chunks.KeySet(live.primary_key, live.pk_types())
         shadow_key = chunks.KeySet([renames.get(k, k) for k in live.primary_key], key.types)
@@ -915,20 +819,19 @@ def dry_run_statements(url: str, table: str, alter_sql: str) -> list[str]:
                "INSERT INTO bluegreen.migrations (table_name, alter_sql, ...) VALUES (...)"]
         out += create_statements(conn, live, spec, shadow, queue)
         out += ["COMMIT"]
-        out += [_render(conn, chunks.max_key(ref, key)),
+        out += [render(conn, chunks.max_key(ref, key)),
                 "-- producer, until the end of the key range:",
-                _render(conn, chunks.next_boundary(ref, key, True)),
+                render(conn, chunks.next_boundary(ref, key, True)),
                 "-- each worker, one transaction per chunk:",
-                _render(conn, chunks.copy_chunk(ref, shadow, key, exprs, True)),
+                render(conn, chunks.copy_chunk(ref, shadow, key, exprs, True)),
                 "UPDATE bluegreen.chunks SET done = true, rows_copied = %s WHERE ...",
                 "-- after the backfill: primary key, indexes, constraints",
-                *[s.replace("_bg0_", "_bg<id>_") for s in secondary_statements(
-                    conn, live, spec, shadow, 0)[0]],
+                *secondary_statements(conn, live, spec, shadow, naming.DRY_RUN_ID)[0],
                 "-- replay, one transaction per batch of captured keys:",
-                _render(conn, chunks.create_keys_table(queue, key)),
-                _render(conn, chunks.take_batch(queue, key, sql.SQL("true"))),
-                _render(conn, chunks.delete_keys(shadow, queue, shadow_key)),
-                _render(conn, chunks.insert_keys(ref, shadow, queue, key, exprs))]
+                render(conn, chunks.create_keys_table(queue, key)),
+                render(conn, chunks.take_batch(queue, key, sql.SQL("true"))),
+                render(conn, chunks.delete_keys(shadow, queue, shadow_key)),
+                render(conn, chunks.insert_keys(ref, shadow, queue, key, exprs))]
         out.append("UPDATE bluegreen.migrations SET state = 'synced' WHERE id = %s AND "
                    "state = 'copying'")
         return out

@@ -20,12 +20,8 @@ from psycopg import sql
 
 from bluegreen.core.state import MigrationRecord
 from bluegreen.engines.postgresql import capture
-from bluegreen.engines.postgresql.catalog import TableFacts, TableRef
+from bluegreen.engines.postgresql.catalog import TableFacts, TableRef, render
 from bluegreen.engines.postgresql.shadow import parse_alter, reverse_source_names
-
-
-def _q(conn, composable) -> str:
-    return composable.as_string(conn)
 
 
 def ident(name: str) -> str:
@@ -174,7 +170,7 @@ def reverse_sync_ddl(conn, record: MigrationRecord, new_live: TableRef, old: Tab
     def refuse(column: ReverseColumn) -> str:
         message = sql.Literal(f"value of {column.name} does not fit the old type "
                               f"{type_of[column.name]}")
-        return (f"  IF {column.check} THEN\n    RAISE EXCEPTION '%', {_q(conn, message)} "
+        return (f"  IF {column.check} THEN\n    RAISE EXCEPTION '%', {render(conn, message)} "
                 "USING ERRCODE = 'data_exception';\n  END IF;\n")
 
     check = "".join(refuse(c) for c in checks)
@@ -206,29 +202,29 @@ def reverse_sync_ddl(conn, record: MigrationRecord, new_live: TableRef, old: Tab
         "END")
     truncate_body = f"BEGIN\n  TRUNCATE {old_name};\n  RETURN NULL;\nEND"
     return [
-        _q(conn, capture.trigger_function_ddl(_truncate_function(record), truncate_body)),
-        _q(conn, capture.revoke_ddl(_truncate_function(record))),
-        _q(conn, sql.SQL("CREATE TRIGGER {} AFTER TRUNCATE ON {} FOR EACH STATEMENT EXECUTE "
+        render(conn, capture.trigger_function_ddl(_truncate_function(record), truncate_body)),
+        render(conn, capture.revoke_ddl(_truncate_function(record))),
+        render(conn, sql.SQL("CREATE TRIGGER {} AFTER TRUNCATE ON {} FOR EACH STATEMENT EXECUTE "
                          "FUNCTION {}()").format(_truncate_trigger(record), new_live.ident,
                                                  _truncate_function(record))),
-        _q(conn, sql.SQL("CREATE TABLE IF NOT EXISTS {} ({}, error text, at timestamptz "
+        render(conn, sql.SQL("CREATE TABLE IF NOT EXISTS {} ({}, error text, at timestamptz "
                          "NOT NULL DEFAULT now())").format(unsynced_table(record).ident,
                                                           sql.SQL(key_types))),
-        _q(conn, capture.trigger_function_ddl(_function(record), body)),
-        _q(conn, capture.revoke_ddl(_function(record))),
-        _q(conn, sql.SQL("CREATE TRIGGER {} AFTER INSERT OR UPDATE OR DELETE ON {} FOR EACH ROW "
-                         "EXECUTE FUNCTION {}()").format(_trigger(record), new_live.ident,
-                                                         _function(record))),
+        render(conn, capture.trigger_function_ddl(_function(record), body)),
+        render(conn, capture.revoke_ddl(_function(record))),
+        render(conn, sql.SQL("CREATE TRIGGER {} AFTER INSERT OR UPDATE OR DELETE ON {} FOR "
+                             "EACH ROW EXECUTE FUNCTION {}()").format(
+            _trigger(record), new_live.ident, _function(record))),
     ]
 
 
 def drop_reverse_ddl(conn, record: MigrationRecord, table: TableRef) -> list[str]:
-    return [_q(conn, sql.SQL("DROP TRIGGER IF EXISTS {} ON {}").format(
+    return [render(conn, sql.SQL("DROP TRIGGER IF EXISTS {} ON {}").format(
                 _trigger(record), table.ident)),
-            _q(conn, sql.SQL("DROP TRIGGER IF EXISTS {} ON {}").format(
+            render(conn, sql.SQL("DROP TRIGGER IF EXISTS {} ON {}").format(
                 _truncate_trigger(record), table.ident)),
-            _q(conn, sql.SQL("DROP FUNCTION IF EXISTS {}()").format(_function(record))),
-            _q(conn, sql.SQL("DROP FUNCTION IF EXISTS {}()").format(
+            render(conn, sql.SQL("DROP FUNCTION IF EXISTS {}()").format(_function(record))),
+            render(conn, sql.SQL("DROP FUNCTION IF EXISTS {}()").format(
                 _truncate_function(record)))]
 
 

@@ -19,7 +19,6 @@ another order (see ``_lock_statements``).
 from __future__ import annotations
 
 import json
-import random
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -27,9 +26,17 @@ from dataclasses import dataclass, field
 import psycopg
 from psycopg import sql
 
-from bluegreen.core.state import MigrationRecord, MigrationStore, require_active
+from bluegreen.core import naming
+from bluegreen.core.state import MigrationRecord, MigrationStore
 from bluegreen.engines.postgresql import capture, chunks
-from bluegreen.engines.postgresql.catalog import TableFacts, TableRef, check_identity, read_table
+from bluegreen.engines.postgresql.catalog import (
+    NAME_LIMIT,
+    TableFacts,
+    TableRef,
+    check_identity,
+    read_table,
+    render,
+)
 from bluegreen.engines.postgresql.copy import (
     MigrationTables,
     foreign_key_statements,
@@ -48,13 +55,7 @@ from bluegreen.engines.postgresql.reverse import (
 )
 from bluegreen.engines.postgresql.shadow import constraint_name, parse_alter, reverse_source_names
 from bluegreen.engines.postgresql.throttle import notify_control
-from bluegreen.errors import BluegreenError, CutoverRefused, LockBusy, WrongState
-from bluegreen.results import SwitchResult
-
-
-def _q(conn, composable) -> str:
-    return composable.as_string(conn)
-
+from bluegreen.errors import CutoverRefused, LockBusy, WrongState
 
 # ---- what follows the OID --------------------------------------------------------------------
 
@@ -92,7 +93,7 @@ class Dependents:
 
 
 def _oid(conn, table: TableRef) -> int:
-    return conn.execute("SELECT %s::regclass::oid", (_q(conn, table.ident),)).fetchone()[0]
+    return conn.execute("SELECT %s::regclass::oid", (render(conn, table.ident),)).fetchone()[0]
 
 
 def _grantee(column: str = "a.grantee") -> str:
@@ -168,7 +169,7 @@ def read_dependents(conn: psycopg.Connection, table: TableRef) -> Dependents:
     for name, permissive, roles, cmd, qual, check in conn.execute(
             "SELECT policyname, permissive, roles, cmd, qual, with_check FROM pg_policies "
             "WHERE schemaname = %s AND tablename = %s", (table.schema, table.name)):
-        statement = f"CREATE POLICY {_q(conn, sql.Identifier(name))} ON {{table}} AS " \
+        statement = f"CREATE POLICY {render(conn, sql.Identifier(name))} ON {{table}} AS " \
                     f"{permissive} FOR {cmd} TO {', '.join(roles)}"
         if qual:
             statement += f" USING ({qual})"
@@ -243,14 +244,14 @@ def _plan(m: MigrationTables, action: str, accept_loss: bool = False) -> _Plan:
     record = m.record
     ref = m.live.ref
     shadow, old, _ = names_for(ref, record.id)
-    new_prefix, old_prefix = f"_bg{record.id}_", f"_bg{record.id}o_"
+    new_prefix, old_prefix = naming.prefix(record.id), naming.prefix(record.id, old=True)
     if action == "cutover":
         return _Plan(m, old.name, shadow, old_prefix, new_prefix, [ref, shadow])
     return _Plan(m, shadow.name, old, new_prefix, old_prefix, [ref, old], accept_loss)
 
 
 def _parked(prefix: str, name: str) -> str:
-    return (prefix + name)[:63]
+    return naming.parked(prefix, name, NAME_LIMIT)
 
 
 def _view_statement(conn, view: View) -> str:
@@ -260,22 +261,22 @@ def _view_statement(conn, view: View) -> str:
     switch, which then changes nothing)."""
     body = view.definition.rstrip().rstrip(";")
     options = (" WITH (" + ", ".join(view.options) + ")") if view.options else ""
-    name = _q(conn, view.ref.ident)
+    name = render(conn, view.ref.ident)
     replace = f"CREATE OR REPLACE VIEW {name}{options} AS {body}"
     recreate = [f"DROP VIEW {name}", f"CREATE VIEW {name}{options} AS {body}",
                 *[f"GRANT {g}" for g in view.grants]]
     if view.comment is not None:
-        recreate.append(_q(conn, sql.SQL("COMMENT ON VIEW {} IS {}").format(
+        recreate.append(render(conn, sql.SQL("COMMENT ON VIEW {} IS {}").format(
             view.ref.ident, sql.Literal(view.comment))))
     for column, text in view.column_comments:
-        recreate.append(_q(conn, sql.SQL("COMMENT ON COLUMN {}.{} IS {}").format(
+        recreate.append(render(conn, sql.SQL("COMMENT ON COLUMN {}.{} IS {}").format(
             view.ref.ident, sql.Identifier(column), sql.Literal(text))))
-    recreate.append(_q(conn, sql.SQL("DO $o$ BEGIN IF current_user <> {owner} THEN ALTER VIEW "
+    recreate.append(render(conn, sql.SQL("DO $o$ BEGIN IF current_user <> {owner} THEN ALTER VIEW "
                                      "{view} OWNER TO {role}; END IF; END $o$").format(
         owner=sql.Literal(view.owner), view=view.ref.ident, role=sql.Identifier(view.owner))))
-    return ("DO $bluegreen$ BEGIN\n  EXECUTE " + _q(conn, sql.Literal(replace)) + ";\n"
+    return ("DO $bluegreen$ BEGIN\n  EXECUTE " + render(conn, sql.Literal(replace)) + ";\n"
             "EXCEPTION WHEN invalid_table_definition OR datatype_mismatch OR data_exception "
-            "THEN\n" + "".join(f"  EXECUTE {_q(conn, sql.Literal(r))};\n" for r in recreate)
+            "THEN\n" + "".join(f"  EXECUTE {render(conn, sql.Literal(r))};\n" for r in recreate)
             + "END $bluegreen$")
 
 
@@ -289,7 +290,7 @@ def switch_statements(conn: psycopg.Connection, p: _Plan, action: str, reverse_s
     queue = TableRef("bluegreen", record.queue_table)
     deps = read_dependents(conn, ref)
     incoming_deps = read_dependents(conn, p.incoming)
-    q = lambda c: _q(conn, c)  # noqa: E731
+    q = lambda c: render(conn, c)  # noqa: E731
     out: list[str] = []
     after: list[str] = []
     if action == "cutover":
@@ -456,7 +457,7 @@ def switch_statements(conn: psycopg.Connection, p: _Plan, action: str, reverse_s
 
 def _serial_sequence(conn, table: TableRef, column: str) -> str:
     return conn.execute("SELECT pg_get_serial_sequence(%s, %s)",
-                        (_q(conn, table.ident), column)).fetchone()[0]
+                        (render(conn, table.ident), column)).fetchone()[0]
 
 
 def _drain(conn, m: MigrationTables, until: int) -> None:
@@ -552,7 +553,7 @@ class PostgresSwitch:
             if action == "cutover":
                 detail["reverse_sync"] = reverse_sync
             wanted = ("synced", "rolled_back") if action == "cutover" else ("cut_over",)
-            statements.append(_q(conn, sql.SQL(
+            statements.append(render(conn, sql.SQL(
                 "UPDATE bluegreen.migrations SET state = {}, updated_at = now(){}, detail = {} "
                 "WHERE id = {} AND state IN ({})").format(
                 sql.Literal(new), sql.SQL(", cut_over_at = now()" if action == "cutover"
@@ -668,15 +669,6 @@ def validate(conn: psycopg.Connection, item) -> str | None:
     return statement
 
 
-def switch(conn: psycopg.Connection, store: MigrationStore, tables: list[str], action: str,
-           *, accept_loss: bool = False, **options) -> SwitchResult:
-    """cutover or rollback on PostgreSQL (see bluegreen.core.switch.run_switch)."""
-    from bluegreen.core.switch import run_switch
-
-    return run_switch(PostgresSwitch(conn, store, accept_loss=accept_loss), tables, action,
-                      **options)
-
-
 def _open_after_cutover(conn, record: MigrationRecord) -> MigrationTables:
     """After cutover the live name holds the new table; describe it from the old one."""
     ref = TableRef.parse(record.table_name)
@@ -780,15 +772,15 @@ def _lock_statements(conn, plans: list[_Plan]) -> list[str]:
     parents = _parents(conn, live, {t.key for t in ordered})
     rolling_back = any(p.outgoing_name == names_for(p.m.live.ref, p.record.id)[0].name
                        for p in plans)
-    out = [_q(conn, sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(
+    out = [render(conn, sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(
         ordered[0].ident))]
     rest = ordered[1:] + views
     if rest:
-        out.append(_q(conn, sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE NOWAIT").format(
+        out.append(render(conn, sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE NOWAIT").format(
             sql.SQL(", ").join(t.ident for t in rest))))
     if parents:
         mode = "ACCESS EXCLUSIVE" if rolling_back else "SHARE ROW EXCLUSIVE"
-        out.append(_q(conn, sql.SQL("LOCK TABLE {} IN {} MODE NOWAIT").format(
+        out.append(render(conn, sql.SQL("LOCK TABLE {} IN {} MODE NOWAIT").format(
             sql.SQL(", ").join(t.ident for t in parents), sql.SQL(mode))))
     return out
 
@@ -812,11 +804,11 @@ def _lock_rest(conn, statement: str, patience: float = 0.2) -> None:
 def _drain_statements(conn, m: MigrationTables) -> list[str]:
     """The last replay as plain SQL (the real run replays in batches of the same
     statements): every queued key at once."""
-    take = _q(conn, chunks.take_batch(m.queue, m.key, sql.SQL("true"))).replace(
+    take = render(conn, chunks.take_batch(m.queue, m.key, sql.SQL("true"))).replace(
         "LIMIT %s", "LIMIT ALL")
-    return [_q(conn, chunks.create_keys_table(m.queue, m.key)), take,
-            _q(conn, chunks.delete_keys(m.shadow, m.queue, m.shadow_key)),
-            _q(conn, chunks.insert_keys(m.live.ref, m.shadow, m.queue, m.key, m.exprs))]
+    return [render(conn, chunks.create_keys_table(m.queue, m.key)), take,
+            render(conn, chunks.delete_keys(m.shadow, m.queue, m.shadow_key)),
+            render(conn, chunks.insert_keys(m.live.ref, m.shadow, m.queue, m.key, m.exprs))]
 
 
 def _after_rollback_statements(conn, p: _Plan) -> list[str]:
@@ -826,12 +818,13 @@ def _after_rollback_statements(conn, p: _Plan) -> list[str]:
     record = p.m.record
     shadow, _, queue = names_for(p.m.live.ref, record.id)
     if not record.detail.get("reverse_sync", True):
-        return [_q(conn, sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {}").format(
+        return [render(conn, sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {}").format(
             queue.ident, p.m.key.cols, p.m.shadow_key.cols, shadow.ident))]
     table = unsynced_table(record)
-    move = _q(conn, sql.SQL("INSERT INTO {q} ({k}) SELECT {s} FROM {u}; DELETE FROM {u}").format(
+    move = render(conn, sql.SQL(
+        "INSERT INTO {q} ({k}) SELECT {s} FROM {u}; DELETE FROM {u}").format(
         q=queue.ident, k=p.m.key.cols, s=p.m.shadow_key.cols, u=table.ident))
-    return [_q(conn, sql.SQL(
+    return [render(conn, sql.SQL(
         "DO $bluegreen$ BEGIN IF to_regclass({t}) IS NOT NULL THEN EXECUTE {move}; END IF; "
         "END $bluegreen$").format(t=sql.Literal(table.text(conn)), move=sql.Literal(move)))]
 
@@ -840,9 +833,9 @@ def finish_statements(conn, record: MigrationRecord) -> list[str]:
     ref = TableRef.parse(record.table_name)
     _, old, queue = names_for(ref, record.id)
     return drop_reverse_ddl(conn, record, ref) + [
-        _q(conn, sql.SQL("DROP TABLE IF EXISTS {}").format(old.ident)),
-        *[_q(conn, s) for s in capture.drop_ddl(ref, queue)[2:]],
-        _q(conn, sql.SQL("DROP TABLE IF EXISTS {}").format(unsynced_table(record).ident)),
+        render(conn, sql.SQL("DROP TABLE IF EXISTS {}").format(old.ident)),
+        *[render(conn, s) for s in capture.drop_ddl(ref, queue)[2:]],
+        render(conn, sql.SQL("DROP TABLE IF EXISTS {}").format(unsynced_table(record).ident)),
     ]
 
 
@@ -862,55 +855,11 @@ def finish_locks(conn, records: list[MigrationRecord]) -> list[str]:
     # A parent that is itself a live table here is taken again, in the stronger mode (its
     # foreign key from an old table is dropped with that table): NOWAIT, never waiting.
     dropped += _parents(conn, olds, {t.key for t in dropped})
-    out = [_q(conn, sql.SQL("LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE").format(live[0].ident))]
+    out = [render(conn, sql.SQL("LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE").format(live[0].ident))]
     if live[1:]:
-        out.append(_q(conn, sql.SQL("LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE NOWAIT").format(
+        out.append(render(conn, sql.SQL("LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE NOWAIT").format(
             sql.SQL(", ").join(t.ident for t in live[1:]))))
     if dropped:
-        out.append(_q(conn, sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE NOWAIT").format(
+        out.append(render(conn, sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE NOWAIT").format(
             sql.SQL(", ").join(t.ident for t in dropped))))
     return out
-
-
-def finish(conn: psycopg.Connection, store: MigrationStore, tables: list[str], *,
-           lock_timeout_ms: int = 500, retries: int = 10, dry_run: bool = False
-           ) -> tuple[list[MigrationRecord], list[str]]:
-    """The contract step: drop the old table, the triggers and the queue."""
-    records = require_active(store, [TableRef.parse(t).key for t in tables], ("cut_over",),
-                             "finish")
-    for record in records:
-        check_identity(conn, record, "finish")
-    statements = [s for r in records for s in finish_statements(conn, r)]
-    locks = finish_locks(conn, records)
-    if dry_run:
-        return records, ["BEGIN", f"SET LOCAL lock_timeout = {int(lock_timeout_ms)}",
-                         *locks, *statements, "COMMIT"]
-    for record in records:
-        # A cutover killed between its commit and its validations: validate before the old
-        # table (and with it the record of what to validate) goes.
-        for item in record.detail.get("pending_validation") or []:
-            validate(conn, item)
-    for attempt in range(retries + 1):
-        try:
-            with conn.transaction():
-                conn.execute(f"SET LOCAL lock_timeout = {int(lock_timeout_ms)}")
-                conn.execute(locks[0])
-                for statement in locks[1:]:
-                    _lock_rest(conn, statement)
-                for statement in statements:
-                    try:
-                        conn.execute(statement)
-                    except psycopg.errors.LockNotAvailable:
-                        raise
-                    except psycopg.Error as error:
-                        raise BluegreenError(f"finish changed nothing: "
-                                             f"{str(error).splitlines()[0]}") from None
-                for record in records:
-                    conn.execute("DELETE FROM bluegreen.chunks WHERE migration_id = %s",
-                                 (record.id,))
-                    store.transition(record, ("cut_over",), "finished", "finish",
-                                     finished_at=conn.execute("SELECT now()").fetchone()[0])
-            return [store.get(r.id) for r in records], statements
-        except psycopg.errors.LockNotAvailable:
-            time.sleep(min(5.0, 0.1 * 2 ** attempt) * random.uniform(0.5, 1.5))
-    raise BluegreenError("finish could not get its locks; nothing was changed; retry later")

@@ -21,13 +21,10 @@ from bluegreen.core.apply.store import ApplyStore
 from bluegreen.engines import urls as dialects
 from bluegreen.engines.base import alembic_heads, alembic_stamp
 from bluegreen.engines.sqlite import state as sqlite_state
+from bluegreen.engines.sqlite.catalog import q
 from bluegreen.errors import ApplyBusy, LockBusy, StepFailed
 from bluegreen.planner.model import Batch, Target
 from bluegreen.planner.schema import Schema
-
-
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _busy(error: sqlite3.Error) -> bool:
@@ -181,7 +178,7 @@ class SqliteApply:
     # ---- batches ----------------------------------------------------------------------------
 
     def key_types(self, table: str, key: Sequence[str]) -> list[str]:
-        names = {r[1] for r in self.conn.execute(f"PRAGMA table_info({_q(table)})")}
+        names = {r[1] for r in self.conn.execute(f"PRAGMA table_info({q(table)})")}
         missing = [k for k in key if k not in names]
         if missing:
             raise StepFailed(f"{table} has no column {', '.join(missing)} (its primary key "
@@ -189,17 +186,17 @@ class SqliteApply:
         return ["" for _ in key]
 
     def max_key(self, table: str, key: Sequence[str], types: Sequence[str]) -> list | None:
-        order = ", ".join(f"{_q(k)} DESC" for k in key)
-        row = self.conn.execute(f"SELECT {', '.join(_q(k) for k in key)} FROM {_q(table)} "
+        order = ", ".join(f"{q(k)} DESC" for k in key)
+        row = self.conn.execute(f"SELECT {', '.join(q(k) for k in key)} FROM {q(table)} "
                                 f"ORDER BY {order} LIMIT 1").fetchone()
         return list(row) if row else None
 
     def next_boundary(self, table: str, key: Sequence[str], types: Sequence[str],
                       lo: list | None, last: list, rows: int) -> list | None:
-        cols = ", ".join(_q(k) for k in key)
+        cols = ", ".join(q(k) for k in key)
         marks = ", ".join("?" for _ in key)
         lower = f"({cols}) > ({marks}) AND " if lo is not None else ""
-        row = self.conn.execute(f"SELECT {cols} FROM {_q(table)} WHERE {lower}({cols}) <= "
+        row = self.conn.execute(f"SELECT {cols} FROM {q(table)} WHERE {lower}({cols}) <= "
                                 f"({marks}) ORDER BY {cols} LIMIT 1 OFFSET ?",
                                 [*(lo or []), *last, max(rows, 1) - 1]).fetchone()
         return list(row) if row else None
@@ -215,7 +212,7 @@ class SqliteApply:
         node.whereClause = None
         node.returningClause = None
         head = RawStream()(node)
-        columns = ", ".join(f"{_q(node.relation.relname)}.{_q(k)}" for k in batch.key)
+        columns = ", ".join(f"{q(node.relation.relname)}.{q(k)}" for k in batch.key)
         low = ", ".join(f":lo_{k}" if display else "?" for k in batch.key)
         high = ", ".join(f":hi_{k}" if display else "?" for k in batch.key)
         condition = f"({columns}) <= ({high})"
@@ -229,7 +226,7 @@ class SqliteApply:
         return self._range_sql(batch, has_lo)
 
     def row_estimate(self, table: str) -> int | None:
-        return self.scalar(f"SELECT count(*) FROM {_q(table)}")
+        return self.scalar(f"SELECT count(*) FROM {q(table)}")
 
     def pacer(self, throttle: Any, chunk_rows: int | None) -> _Pacer:
         return _Pacer(throttle, chunk_rows)

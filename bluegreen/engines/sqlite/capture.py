@@ -3,6 +3,7 @@ queue table (keys only: replay re-reads the row)."""
 
 from __future__ import annotations
 
+from bluegreen.core import naming
 from bluegreen.core.state import MigrationRecord
 from bluegreen.engines.sqlite.catalog import q
 
@@ -16,8 +17,9 @@ def capture_triggers(record: MigrationRecord, pk: list[str]) -> list[str]:
                           ("UPDATE", [old_keys, new_keys])):
         body = " ".join(f"INSERT INTO {q(record.queue_table)} ({keys}) VALUES ({v});"
                         for v in values)
-        out.append(f"CREATE TRIGGER {q(f'bluegreen_capture_{record.id}_{event}')} AFTER {event} "
-                   f"ON {q(record.table_name)} BEGIN {body} END")
+        name = q(naming.capture_trigger(f"{record.id}_{event}"))
+        out.append(f"CREATE TRIGGER {name} AFTER {event} ON {q(record.table_name)} "
+                   f"BEGIN {body} END")
     return out
 
 

@@ -8,6 +8,7 @@ import sqlite3
 from datetime import datetime, timezone
 from pathlib import Path
 
+from bluegreen.core import naming
 from bluegreen.errors import BadUrl, BluegreenError, TableRefused
 
 
@@ -53,9 +54,9 @@ def now() -> str:
     return datetime.now(timezone.utc).isoformat()
 
 
-def names_for(table: str, migration_id: int) -> tuple[str, str, str]:
-    return (f"_bg{migration_id}_{table}_new", f"_bg{migration_id}_{table}_old",
-            f"bluegreen_queue_{migration_id}")
+def names_for(table: str, migration_id: int | str) -> tuple[str, str, str]:
+    n = naming.names(table, migration_id, queue_prefix="bluegreen_queue_")
+    return n.shadow, n.old, n.queue
 
 
 def table_sql(conn: sqlite3.Connection, table: str) -> str:

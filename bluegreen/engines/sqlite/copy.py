@@ -10,9 +10,15 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 
+from bluegreen.core import naming
+from bluegreen.core.backfill import Range, Walk, backfill
+from bluegreen.core.pace import ChunkSizer
+from bluegreen.core.progress import Meter
 from bluegreen.core.state import MigrationRecord, MigrationStore
 from bluegreen.engines.sqlite import state as sqlite_state
+from bluegreen.engines.sqlite import throttle as sqlite_throttle
 from bluegreen.engines.sqlite.capture import capture_triggers
 from bluegreen.engines.sqlite.catalog import (
     _rename_in_create,
@@ -25,7 +31,7 @@ from bluegreen.engines.sqlite.catalog import (
     table_sql,
     user_objects,
 )
-from bluegreen.errors import BadAlter, TableRefused
+from bluegreen.errors import BadAlter, BluegreenError, CopyAborted, TableRefused
 from bluegreen.results import Progress
 
 
@@ -42,6 +48,17 @@ class SqliteCopier:
 
     def cancel(self) -> None:
         self.stop.set()
+
+    def explain(self, error: sqlite3.Error) -> BluegreenError:
+        """One line for a database error that stopped the copy: an abort made meanwhile
+        (which dropped the shadow under it), else the error itself."""
+        record = self.store.latest(self.table)
+        if record is not None and record.state == "aborted":
+            return CopyAborted(self.table)
+        detail = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
+        return BluegreenError(f"the copy of {self.table} stopped on a database error: "
+                              f"{detail}; run the same command again to resume, or "
+                              f"`bluegreen abort {self.table}` to drop it")
 
     def __enter__(self) -> SqliteCopier:
         """Open the engine for run_copy (bluegreen.core.copy)."""
@@ -109,13 +126,8 @@ class SqliteCopier:
             keys = ", ".join(q(k) for k in pk)
             conn.execute(f"CREATE TABLE {q(queue)} (bg_seq INTEGER PRIMARY KEY AUTOINCREMENT, "
                          f"{keys})")
-            new_keys = ", ".join(f"NEW.{q(k)}" for k in pk)
-            old_keys = ", ".join(f"OLD.{q(k)}" for k in pk)
-            for event, values in (("INSERT", [new_keys]), ("DELETE", [old_keys]),
-                                  ("UPDATE", [old_keys, new_keys])):
-                body = " ".join(f"INSERT INTO {q(queue)} ({keys}) VALUES ({v});" for v in values)
-                conn.execute(f"CREATE TRIGGER {q(f'bluegreen_capture_{record.id}_{event}')} "
-                             f"AFTER {event} ON {q(self.table)} BEGIN {body} END")
+            for trigger in capture_triggers(record, pk):
+                conn.execute(trigger)
             mapping = column_mapping(conn, self.table, record)
             try:
                 conn.execute("SAVEPOINT bluegreen_trial")
@@ -133,90 +145,43 @@ class SqliteCopier:
             conn.execute("ROLLBACK")
             raise
 
-    def _progress(self, record, phase: str, conn) -> None:
-        elapsed = time.monotonic() - self.started
-        rate = record.rows_copied / elapsed if elapsed > 0 else 0.0
-        remaining = max((record.rows_total or 0) - record.rows_copied, 0)
-        self.on_progress(Progress(
-            table=self.table, phase=phase, rows_copied=record.rows_copied,
-            rows_total=record.rows_total, rows_per_second=rate,
-            eta_seconds=remaining / rate if rate else None,
-            backlog=backlog(conn, record), rows_replayed=record.rows_replayed,
-            chunk_size=record.chunk_size or 0, throttled=None))
-
-    def _backfill(self, conn, state: MigrationStore, record: MigrationRecord, pk: list[str],
-                  mapping: tuple[str, str]) -> None:
-        from bluegreen.core.pace import ChunkSizer, TokenBucket
-
-        keys = ", ".join(q(k) for k in pk)
-        row = ", ".join(q(k) for k in pk)
-        marks = ", ".join("?" for _ in pk)
-        detail = record.detail
-        if "max_key" not in detail:
-            top = conn.execute(f"SELECT {keys} FROM {q(self.table)} ORDER BY "
-                               f"{', '.join(q(k) + ' DESC' for k in pk)} LIMIT 1").fetchone()
-            detail["max_key"] = list(top) if top else None
-            total = conn.execute(f"SELECT count(*) FROM {q(self.table)}").fetchone()[0]
-            state.update(record, detail=json.dumps(detail), rows_total=total)
-        max_key = detail["max_key"]
-        if max_key is None:
-            return
-        last = conn.execute("SELECT seq, hi FROM bluegreen_chunks WHERE migration_id = ? ORDER "
-                            "BY seq DESC LIMIT 1", (record.id,)).fetchone()
-        seq, lo = (last[0], json.loads(last[1])) if last else (0, None)
-        sizer = ChunkSizer(self.options.chunk_size or 5000, self.options.target_chunk_seconds,
-                           fixed=self.options.chunk_size is not None)
-        bucket = TokenBucket(self.options.throttle.max_rows_per_second)
-        last_report = 0.0
-        while lo != max_key and not self.stop.is_set():
-            while state.get(record.id).paused and not self.stop.is_set():
-                self.stop.wait(0.2)
-            size = sizer.size
-            bucket.take(size, self.stop)
-            lower = f"({row}) > ({marks}) AND " if lo is not None else ""
-            boundary = conn.execute(
-                f"SELECT {keys} FROM {q(self.table)} WHERE {lower}({row}) <= ({marks}) "
-                f"ORDER BY {keys} LIMIT 1 OFFSET ?", [*(lo or []), *max_key, size - 1]
-            ).fetchone()
-            hi = list(boundary) if boundary else max_key
-            started = time.monotonic()
-            with sqlite_state.SqliteDb(conn).transaction():
-                rows = conn.execute(
-                    f"INSERT INTO {q(record.shadow_table)} ({mapping[0]}) SELECT {mapping[1]} "
-                    f"FROM {q(self.table)} WHERE {lower}({row}) <= ({marks})",
-                    [*(lo or []), *hi]).rowcount
-                seq += 1
-                conn.execute("INSERT INTO bluegreen_chunks (migration_id, seq, lo, hi, "
-                             "rows_copied, done) VALUES (?, ?, ?, ?, ?, 1)",
-                             (record.id, seq, json.dumps(lo), json.dumps(hi), rows))
-                conn.execute("UPDATE bluegreen_migrations SET rows_copied = rows_copied + ?, "
-                             "chunk_size = ? WHERE id = ?", (rows, size, record.id))
-            sizer.observe(rows, time.monotonic() - started)
-            bucket.settle(size, rows)  # charge what was copied, not what was planned
-            lo = hi
-            if time.monotonic() - last_report > 0.2:
-                last_report = time.monotonic()
-                self._progress(state.get(record.id), "backfill", conn)
-
-
 class _SqliteWork:
-    """The steps run_copy asks for, on SQLite: one connection, one writer at a time."""
+    """The steps run_copy asks for, on SQLite: one connection, one writer at a time; the
+    backfill is core's walk over this Chunker, in one loop."""
 
     def __init__(self, copier: SqliteCopier, record: MigrationRecord) -> None:
         self.copier = copier
         self.conn = copier.conn
+        self.store = copier.store
         self.record = record
+        self.table = copier.table
         self.mapping = column_mapping(self.conn, copier.table, record)
+        pk = copier.pk
+        self.keys = ", ".join(q(k) for k in pk)
+        self.row = f"({self.keys})"
+        self.marks = f"({', '.join('?' for _ in pk)})"
+        options = copier.options
+        self.sizer = ChunkSizer(options.chunk_size or 5000, options.target_chunk_seconds,
+                                fixed=options.chunk_size is not None)
+        self.throttle = sqlite_throttle.throttle(copier.url, options.throttle, record.id,
+                                                 copier.table, copier.stop).start()
+        if self.throttle.fatal is not None:
+            raise self.throttle.fatal
+        self.meter = Meter(every=0.2)
+        self.phase = "backfill"
 
     def backfill(self) -> None:
-        self.copier._backfill(self.conn, self.copier.store, self.record, self.copier.pk,
-                              self.mapping)
+        walk = Walk(self, self.sizer, self.throttle, self.copier.stop,
+                    tick=lambda: self._report())
+        backfill(walk, self.store, self.record)
+        if self.throttle.fatal is not None:
+            raise self.throttle.fatal
 
     def build_secondary(self) -> None:
         record, table = self.record, self.copier.table
         for name, index_sql in user_objects(self.conn, table, "index"):
             shadow_index = _rename_in_create(index_sql, table, record.shadow_table)
-            new_name = q(f"_bg{record.id}_{name}")
+            new_name = q(naming.built(record.id, name))
             shadow_index = re.sub(r"(INDEX\s+(?:IF\s+NOT\s+EXISTS\s+)?)\"?" +
                                   re.escape(name) + r"\"?",
                                   lambda m, new=new_name: m.group(1) + new,
@@ -226,6 +191,7 @@ class _SqliteWork:
                 "CREATE UNIQUE INDEX", "CREATE UNIQUE INDEX IF NOT EXISTS", 1)
             self.copier.on_event(f"building: {shadow_index[:100]}")
             self.conn.execute(shadow_index)
+        self.phase = "replay"
 
     def drain(self) -> int:
         total = 0
@@ -239,10 +205,73 @@ class _SqliteWork:
         return backlog(self.conn, self.record)
 
     def report(self, phase: str) -> None:
-        self.copier._progress(self.copier.store.get(self.record.id), phase, self.conn)
+        self.phase = phase
+        self._report(force=True)
+
+    def _report(self, force: bool = False) -> None:
+        if not self.meter.due(force):
+            return
+        record = self.store.get(self.record.id)
+        rate = self.meter.rate(record.rows_copied)
+        self.copier.on_progress(Progress(
+            table=self.table, phase=self.phase, rows_copied=record.rows_copied,
+            rows_total=record.rows_total, rows_per_second=rate,
+            eta_seconds=self.meter.eta(record.rows_copied, record.rows_total, rate),
+            backlog=self.backlog(), rows_replayed=record.rows_replayed,
+            chunk_size=self.sizer.size, throttled=self.throttle.reason,
+            rate_limit=self.copier.options.throttle.max_rows_per_second))
 
     def close(self) -> None:
-        pass
+        self.throttle.stop()
+
+    # ---- the Chunker the backfill walks with (bluegreen.core.backfill) ---------------------
+
+    def session(self, role: str) -> AbstractContextManager[sqlite3.Connection]:
+        return nullcontext(self.conn)
+
+    def extent(self, conn: sqlite3.Connection) -> tuple[list | None, int]:
+        desc = ", ".join(q(k) + " DESC" for k in self.copier.pk)
+        top = conn.execute(f"SELECT {self.keys} FROM {q(self.table)} ORDER BY {desc} "
+                           "LIMIT 1").fetchone()
+        total = conn.execute(f"SELECT count(*) FROM {q(self.table)}").fetchone()[0]
+        return (list(top) if top else None), total
+
+    def checkpoints(self, conn: sqlite3.Connection) -> tuple[list[Range], int, list | None]:
+        rows = conn.execute("SELECT seq, lo, hi, done FROM bluegreen_chunks WHERE "
+                            "migration_id = ? ORDER BY seq", (self.record.id,)).fetchall()
+        pending = [Range(seq, json.loads(lo) if lo else None, json.loads(hi), self.sizer.size)
+                   for seq, lo, hi, done in rows if not done]
+        return pending, (rows[-1][0] if rows else 0), (json.loads(rows[-1][2]) if rows
+                                                       else None)
+
+    def boundary(self, conn: sqlite3.Connection, lo, last, size: int) -> list | None:
+        lower = f"{self.row} > {self.marks} AND " if lo is not None else ""
+        row = conn.execute(f"SELECT {self.keys} FROM {q(self.table)} WHERE {lower}{self.row} "
+                           f"<= {self.marks} ORDER BY {self.keys} LIMIT 1 OFFSET ?",
+                           [*(lo or []), *last, size - 1]).fetchone()
+        return list(row) if row else None
+
+    def checkpoint(self, conn: sqlite3.Connection, r: Range) -> bool:
+        return conn.execute(
+            "INSERT INTO bluegreen_chunks (migration_id, seq, lo, hi) SELECT ?, ?, ?, ? "
+            "WHERE EXISTS (SELECT 1 FROM bluegreen_migrations WHERE id = ? AND "
+            "state = 'copying')", (self.record.id, r.seq,
+                                   json.dumps(r.lo) if r.lo is not None else None,
+                                   json.dumps(r.hi), self.record.id)).rowcount == 1
+
+    def copy(self, conn: sqlite3.Connection, r: Range) -> int:
+        lower = f"{self.row} > {self.marks} AND " if r.lo is not None else ""
+        with sqlite_state.SqliteDb(conn).transaction():
+            rows = conn.execute(
+                f"INSERT INTO {q(self.record.shadow_table)} ({self.mapping[0]}) SELECT "
+                f"{self.mapping[1]} FROM {q(self.table)} WHERE {lower}{self.row} <= "
+                f"{self.marks}", [*(r.lo or []), *r.hi]).rowcount
+            conn.execute("UPDATE bluegreen_chunks SET done = 1, rows_copied = ? WHERE "
+                         "migration_id = ? AND seq = ? AND NOT done",
+                         (rows, self.record.id, r.seq))
+            conn.execute("UPDATE bluegreen_migrations SET rows_copied = rows_copied + ?, "
+                         "chunk_size = ? WHERE id = ?", (rows, r.planned, self.record.id))
+        return rows
 
 
 def column_renames(alter_sql: str) -> dict[str, str]:
@@ -317,8 +346,7 @@ def dry_run_statements(url: str, table: str, alter_sql: str) -> list[str]:
     try:
         live_sql = table_sql(conn, table)
         pk = primary_key(conn, table)
-        shadow, _, queue = (n.replace("_bg0_", "_bg<id>_").replace("queue_0", "queue_<id>")
-                            for n in names_for(table, 0))
+        shadow, _, queue = names_for(table, naming.DRY_RUN_ID)
         keys = ", ".join(q(k) for k in pk)
         alter = alter_sql.strip()
         if alter.upper().startswith("CREATE TABLE"):
@@ -331,7 +359,8 @@ def dry_run_statements(url: str, table: str, alter_sql: str) -> list[str]:
         fake = SimpleNamespace(id="<id>", queue_table=queue, table_name=table)
         marks = ", ".join("?" for _ in pk)
         indexes = [_rename_in_create(sql, table, shadow).replace(
-            name, f"_bg<id>_{name}", 1) for name, sql in user_objects(conn, table, "index")]
+            name, naming.built(naming.DRY_RUN_ID, name), 1)
+            for name, sql in user_objects(conn, table, "index")]
         return [
             "BEGIN IMMEDIATE",
             "INSERT INTO bluegreen_migrations (table_name, alter_sql, state, ...) VALUES (...)",

@@ -73,7 +73,10 @@ class SqliteEngine:
 
         with SqliteCopier(self.url, table, alter_sql, options, on_progress=on_progress,
                           on_event=on_event) as copier:
-            return run_copy(copier, alter_sql, options, copier.on_event)
+            try:
+                return run_copy(copier, alter_sql, options, copier.on_event)
+            except sqlite3.Error as error:
+                raise copier.explain(error) from None
 
     def copy_dry_run(self, table: str, alter_sql: str) -> list[str]:
         from bluegreen.engines.sqlite.copy import dry_run_statements

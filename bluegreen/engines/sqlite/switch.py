@@ -9,6 +9,7 @@ import sqlite3
 from contextlib import contextmanager
 from types import SimpleNamespace
 
+from bluegreen.core import naming
 from bluegreen.core.state import MigrationRecord, MigrationStore
 from bluegreen.engines.sqlite.capture import capture_triggers, drop_triggers
 from bluegreen.engines.sqlite.catalog import columns, now, primary_key, q, user_objects
@@ -53,7 +54,7 @@ def _switch_statements(conn, record: MigrationRecord, action: str, reverse_sync:
     user_triggers = user_objects(conn, table, "trigger")
     out = []
     if action == "cutover":
-        out += drop_triggers("bluegreen_capture", record)
+        out += drop_triggers(naming.CAPTURE, record)
     else:
         out += drop_triggers("bluegreen_reverse", record)
     out += [f"DROP TRIGGER {q(name)}" for name, _ in user_triggers]
@@ -190,6 +191,6 @@ def finish_statements(records: list[MigrationRecord]) -> list[str]:
 
 def abort_statements(record: MigrationRecord) -> list[str]:
     """What abort drops: the capture triggers, the shadow, the queue."""
-    return drop_triggers("bluegreen_capture", record) + [
+    return drop_triggers(naming.CAPTURE, record) + [
         f"DROP TABLE IF EXISTS {q(record.shadow_table)}",
         f"DROP TABLE IF EXISTS {q(record.queue_table)}"]

@@ -1,0 +1,34 @@
+"""Progress figures for a long step: the rate over a sliding window and the time left."""
+
+from __future__ import annotations
+
+import time
+
+
+class Meter:
+    """Rows per second over the last ``window`` seconds, sampled at most every ``every``."""
+
+    def __init__(self, window: float = 5.0, every: float = 0.5) -> None:
+        self.window = window
+        self.every = every
+        self.samples: list[tuple[float, int]] = []
+        self.last = 0.0
+
+    def due(self, force: bool = False) -> bool:
+        """True when a report is due (and counts it as made)."""
+        now = time.monotonic()
+        if not force and now - self.last < self.every:
+            return False
+        self.last = now
+        return True
+
+    def rate(self, rows: int) -> float:
+        now = time.monotonic()
+        self.samples.append((now, rows))
+        self.samples = [(t, r) for t, r in self.samples if now - t <= self.window]
+        t0, r0 = self.samples[0]
+        return (rows - r0) / (now - t0) if now > t0 else 0.0
+
+    @staticmethod
+    def eta(rows: int, total: int | None, rate: float) -> float | None:
+        return max(total - rows, 0) / rate if total and rate > 0 else None
