@@ -8,7 +8,7 @@ import json
 import psycopg
 
 from tests.cli.test_copy_cli import bluegreen
-from tests.integration.items import seed_items
+from tests.support.items import seed_items
 
 
 def migration(tmp_path, **files: str) -> list[str]:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from bluegreen import config
-from tests.integration.items import seed_items
+from tests.support.items import seed_items
 
 ALTER = "ALTER TABLE items ALTER COLUMN a TYPE bigint"
 

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from tests.integration.items import seed_items
+from tests.support.items import seed_items
 
 ALTER = "ALTER TABLE items ALTER COLUMN a TYPE bigint"
 

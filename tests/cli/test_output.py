@@ -18,7 +18,7 @@ from rich.console import Console
 from bluegreen.cli import app, main, render
 from bluegreen.cli.common import Output
 from bluegreen.results import Progress
-from tests.integration.items import seed_items
+from tests.support.items import seed_items
 
 ALTER = "ALTER TABLE items ALTER COLUMN a TYPE bigint"
 # Every registered command, so one added later is held to the same help.

@@ -16,7 +16,7 @@ import pytest
 from bluegreen import commands
 from bluegreen.core.copy import CopyOptions
 from bluegreen.errors import BluegreenError
-from tests.integration.items import expected_rows, item_writers, live_rows, seed_items
+from tests.support.items import expected_rows, item_writers, live_rows, seed_items
 
 # Adds a column: the writers' statements, prepared on the server, keep their result types.
 ALTER = "ALTER TABLE items ADD COLUMN d text DEFAULT 'x'"

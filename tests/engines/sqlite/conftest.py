@@ -7,7 +7,7 @@ import sqlite3
 import pytest
 
 from bluegreen import commands
-from tests.integration.test_sqlite import SCHEMA
+from tests.engines.sqlite.test_lifecycle import SCHEMA
 
 
 @pytest.fixture

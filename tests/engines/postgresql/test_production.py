@@ -21,9 +21,9 @@ from psycopg import sql
 from bluegreen import commands
 from bluegreen.core.copy import CopyOptions
 from bluegreen.errors import BluegreenError
-from tests.integration.items import expected_rows, item_writers, live_rows, seed_items
-from tests.integration.roles import create_roles, drop_roles
-from tests.integration.writers import Writer
+from tests.support.items import expected_rows, item_writers, live_rows, seed_items
+from tests.support.roles import create_roles, drop_roles
+from tests.support.writers import Writer
 
 TYPE_ALTER = "ALTER TABLE items ALTER COLUMN a TYPE bigint, ADD COLUMN d text DEFAULT 'x'"
 

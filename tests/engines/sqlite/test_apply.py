@@ -14,7 +14,7 @@ from bluegreen import commands
 from bluegreen.core.apply.model import ApplyPhase
 from bluegreen.core.apply.runner import ApplyOptions
 from bluegreen.errors import ApplyBusy
-from tests.integration.test_sqlite import SqliteWriter, _check
+from tests.engines.sqlite.test_lifecycle import SqliteWriter, _check
 
 MIGRATION = {
     "001_note.sql": "ALTER TABLE orders ADD COLUMN note TEXT;\n",

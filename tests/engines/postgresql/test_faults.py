@@ -20,8 +20,8 @@ import pytest
 
 from bluegreen import commands
 from bluegreen.core.copy import CopyOptions
-from tests.integration.test_production_pg import bluegreen_objects, one_line_error
-from tests.integration.writers import Writer
+from tests.engines.postgresql.test_production import bluegreen_objects, one_line_error
+from tests.support.writers import Writer
 
 SCHEMA = """
 CREATE TABLE accounts (id uuid PRIMARY KEY, name text NOT NULL);

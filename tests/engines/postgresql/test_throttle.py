@@ -16,7 +16,7 @@ from bluegreen import commands
 from bluegreen.core.copy import CopyOptions
 from bluegreen.core.pace import ThrottleSettings
 from bluegreen.errors import BluegreenError
-from tests.integration.items import seed_items
+from tests.support.items import seed_items
 
 ALTER = "ALTER TABLE items ALTER COLUMN a TYPE bigint"
 

@@ -17,7 +17,7 @@ from bluegreen import commands
 from bluegreen.core.apply.model import ApplyPhase
 from bluegreen.core.apply.runner import ApplyOptions
 from tests.conftest import admin_url
-from tests.integration import shop
+from tests.support import shop
 
 LOCK_TIMEOUT_MS = 300
 

@@ -17,7 +17,7 @@ from bluegreen import commands
 from bluegreen.core.copy import CopyOptions
 from bluegreen.core.pace import ThrottleSettings
 from bluegreen.errors import BluegreenError
-from tests.integration.items import expected_rows, item_writers, live_rows, seed_items
+from tests.support.items import expected_rows, item_writers, live_rows, seed_items
 
 ALTER = ("ALTER TABLE items ALTER COLUMN a TYPE bigint, ADD COLUMN d text DEFAULT 'x', "
          "DROP COLUMN c; ALTER TABLE items RENAME COLUMN b TO title")

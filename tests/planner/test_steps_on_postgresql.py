@@ -10,7 +10,7 @@ import psycopg
 
 from bluegreen.commands import plan
 from tests.conftest import sqlalchemy_url
-from tests.integration.writers import Writer, id_source, run_steps
+from tests.support.writers import Writer, id_source, run_steps
 
 SEED = 2000
 

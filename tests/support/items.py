@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import psycopg
 
-from tests.integration.writers import Writer
+from tests.support.writers import Writer
 
 ITEMS_DDL = """
 CREATE TABLE items (

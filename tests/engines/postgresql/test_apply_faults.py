@@ -16,8 +16,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tests.integration import shop
-from tests.integration.items import item_writers, seed_items
+from tests.support import shop
+from tests.support.items import item_writers, seed_items
 
 ROWS = 20_000
 MIGRATION = {

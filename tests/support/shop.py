@@ -8,7 +8,7 @@ from pathlib import Path
 
 import psycopg
 
-from tests.integration.writers import Writer
+from tests.support.writers import Writer
 
 ROOT = Path(__file__).parents[2]
 SHOP = ROOT / "examples" / "shop"

@@ -18,9 +18,9 @@ from bluegreen import commands
 from bluegreen.core.copy import CopyOptions
 from bluegreen.core.pace import ThrottleSettings
 from bluegreen.errors import BluegreenError
-from tests.integration.roles import create_roles, drop_roles
-from tests.integration.test_production_pg import bluegreen_objects, cli, one_line_error
-from tests.integration.writers import Writer
+from tests.engines.postgresql.test_production import bluegreen_objects, cli, one_line_error
+from tests.support.roles import create_roles, drop_roles
+from tests.support.writers import Writer
 
 
 def stop(writers: list[Writer]) -> None:
@@ -579,7 +579,7 @@ def test_the_new_table_goes_live_with_statistics(bg, pg):
 
 def test_writers_on_a_copy_with_throttle_and_everything(bg, pg):
     """A smoke run of the throttled copy with writers, as the items above changed it."""
-    from tests.integration.items import expected_rows, item_writers, live_rows, seed_items
+    from tests.support.items import expected_rows, item_writers, live_rows, seed_items
 
     seeds = seed_items(pg, 5000)
     writers = item_writers(bg, seeds, count=2)

@@ -12,8 +12,8 @@ import pytest
 from bluegreen import commands
 from bluegreen.core.copy import CopyOptions
 from bluegreen.core.pace import ThrottleSettings
-from tests.integration.items import seed_items
-from tests.integration.replica import ReplicaUnavailable, streaming_pair
+from tests.support.items import seed_items
+from tests.support.replica import ReplicaUnavailable, streaming_pair
 
 
 def test_the_copy_backs_off_while_a_real_replica_lags():
