@@ -5,8 +5,9 @@ Nothing here prints; the CLI renders what these return.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bluegreen.errors import BadOption, BluegreenError, InputNotFound
 
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
 DEFAULT_PG_VERSION = 15  # the planner's default target (see planner.model.TARGETS)
 
 
-def read_statements(paths: list[str | Path], *, from_rev: str | None = None,
+def read_statements(paths: Sequence[str | Path], *, from_rev: str | None = None,
                     to_rev: str | None = None, sqlite: bool = False,
                     single_transaction: bool = False,
                     stdin_text: str | None = None) -> list[ops.Statement]:
@@ -122,7 +123,7 @@ def database_dialect(database_url: str) -> str:
 
 
 def plan(
-    paths: list[str | Path],
+    paths: Sequence[str | Path],
     *,
     schema_file: str | Path | None = None,
     database_url: str | None = None,
@@ -388,7 +389,7 @@ __all__ = ["BluegreenError", "plan", "plan_exit_code", "read_statements", "load_
 
 # ---- apply and revert: a whole migration ---------------------------------------------------
 
-def apply(paths: list[str | Path], database_url: str, *, options=None,
+def apply(paths: Sequence[str | Path], database_url: str, *, options=None,
           from_rev: str | None = None, to_rev: str | None = None, dry_run: bool = False,
           on_event=None):
     """Run one phase (expand or contract) of a migration's revisions, recorded and
@@ -408,7 +409,7 @@ def apply(paths: list[str | Path], database_url: str, *, options=None,
         engine.close()
 
 
-def revert(paths: list[str | Path], database_url: str, *, options=None,
+def revert(paths: Sequence[str | Path], database_url: str, *, options=None,
            from_rev: str | None = None, to_rev: str | None = None, dry_run: bool = False,
            confirm=None, on_event=None):
     """Undo the expand phase of a migration's revisions, newest step first."""
@@ -437,7 +438,7 @@ def apply_status(database_url: str) -> list[dict]:
     try:
         out = []
         for record in engine.store.all_revisions():
-            row = {"revision": record.label, "source": record.source,
+            row: dict[str, Any] = {"revision": record.label, "source": record.source,
                    "expand": record.expand_state, "contract": record.contract_state}
             for phase in ApplyPhase:
                 steps = engine.store.steps(record.id, phase)

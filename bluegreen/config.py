@@ -197,7 +197,8 @@ def _file_settings(path: Path) -> dict[str, Any]:
                 setting.parse(str(value))
             except ValueError:
                 raise ConfigError(f"{where}: {key} = {value!r}: give {setting.kind}") from None
-        if key == "disable" and not all(isinstance(item, str) for item in value):
+        if key == "disable" and not (isinstance(value, list)
+                                     and all(isinstance(item, str) for item in value)):
             raise ConfigError(f"{where}: disable: give a list of rule ids")
     return data
 

@@ -213,7 +213,7 @@ def run_demo(database_url: str | None = None, *, rows: int = 20_000, keep: bool 
     removed at the end unless ``keep``; its migration files are always removed.
     """
     folder = None if database_url else Path(tempfile.mkdtemp(prefix="bluegreen-demo-"))
-    url = database_url or f"sqlite:///{folder / 'app.db'}"
+    url = database_url or f"sqlite:///{Path(str(folder)) / 'app.db'}"
     try:
         result = _run(url, rows, on_step or (lambda s: None), on_progress, on_event)
     finally:

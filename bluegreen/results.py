@@ -87,7 +87,7 @@ class VerifyResult:
 
 @dataclass
 class StatusRow:
-    record: object
+    record: MigrationRecord
     backlog: int | None
 
     def to_dict(self) -> dict:

@@ -113,7 +113,8 @@ def _root(
     Output.announce()
     # click's default_map: a flag still beats these; the subcommand's context takes its own.
     defaults = settings.defaults_for()
-    ctx.default_map = {name: dict(defaults) for name in ctx.command.list_commands(ctx)}
+    group: Any = ctx.command  # typer's (vendored) click Group
+    ctx.default_map = {name: dict(defaults) for name in group.list_commands(ctx)}
 
 
 def _error_format(args: list[str]) -> str:

@@ -265,7 +265,7 @@ class CopyDisplay:
         self.json_lines = json_lines
         self.console = console or Console(stderr=True, highlight=False, soft_wrap=True)
         self.interval = interval
-        self.bar = None
+        self.bar: Any = None
         self.task = None
         self._last_line = 0.0
         self._last_phase: str | None = None
@@ -477,7 +477,7 @@ class ApplyDisplay:
         self.json_lines = json_lines
         self.err = Console(stderr=True, highlight=False, soft_wrap=True)
         self.out = stdout()
-        self.bar = None
+        self.bar: Any = None
         self.task = None
 
     def __enter__(self) -> ApplyDisplay:

@@ -19,7 +19,7 @@ import json
 import queue as queue_mod
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -136,22 +136,24 @@ def _json(key: Any) -> Key:
     return json.loads(json.dumps(list(key), default=str))
 
 
-def _ranges(walk: Walk, session: Any):
+def _ranges(walk: Walk, session: Any) -> Iterator[Range]:
     """The ranges to copy: unfinished ones first, then new ones cut from the sizer's size."""
+    last = walk.last
+    assert last is not None  # an empty table has no ranges
     pending, seq, lo = walk.chunker.checkpoints(session)
     yield from pending
-    if lo is not None and lo == walk.last:
+    if lo is not None and lo == last:
         return
     while not walk.stop.is_set():
         size = walk.sizer.size
-        boundary = walk.chunker.boundary(session, lo, walk.last, size)
-        hi = _json(boundary) if boundary is not None else walk.last
+        boundary = walk.chunker.boundary(session, lo, last, size)
+        hi = _json(boundary) if boundary is not None else last
         seq += 1
         r = Range(seq, lo, hi, size)
         if not walk.chunker.checkpoint(session, r):
             return
         yield r
-        if boundary is None or hi == walk.last:
+        if boundary is None or hi == last:
             return
         lo = hi
 

@@ -5,7 +5,9 @@ SQLite's) supplies how each step runs."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from bluegreen.core.pace import ThrottleSettings
 from bluegreen.errors import BadAlter, BluegreenError, CopyCancelled, WrongState
@@ -28,7 +30,8 @@ class CopyOptions:
 RESUMABLE = ("copying", "synced", "rolled_back")
 
 
-def run_copy(engine, alter_sql: str | None, options, on_event):
+def run_copy(engine: Any, alter_sql: str | None, options: CopyOptions,
+             on_event: Callable[[str], None]) -> CopyResult:
     started = time.monotonic()
     store, key = engine.store, engine.key
     record = store.active(key)

@@ -135,9 +135,9 @@ def run_switch(engine: SwitchEngine, tables: list[str], action: str, *,
             time.sleep(delay)
     engine.committed()
     for item in after:
-        statement = engine.execute_after_commit(item)
-        if statement:
-            on_event(f"validated: {statement}")
+        validated = engine.execute_after_commit(item)
+        if validated:
+            on_event(f"validated: {validated}")
             executed.append(statement)
     for record in records:
         detail = dict(store.get(record.id).detail, pending_validation=[])

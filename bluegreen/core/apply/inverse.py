@@ -8,6 +8,8 @@ An inverse is a list of statements, each run in its own transaction under lock_t
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from pglast import ast, enums
 from pglast.stream import RawStream
 
@@ -42,16 +44,18 @@ def _table_key(rangevar: ast.RangeVar) -> str:
     return rangevar.relname
 
 
-def _create_table(node: ast.CreateStmt, schema, target, ours) -> Inverse:
+def _create_table(node: ast.CreateStmt, schema: Schema,
+                  target: TargetTraits, ours: bool) -> Inverse:
     return [f"DROP TABLE IF EXISTS {_name(node.relation)}"], None
 
 
-def _create_table_as(node: ast.CreateTableAsStmt, schema, target, ours) -> Inverse:
+def _create_table_as(node: ast.CreateTableAsStmt, schema: Schema,
+                     target: TargetTraits, ours: bool) -> Inverse:
     kind = "MATERIALIZED VIEW" if node.objtype == OT.OBJECT_MATVIEW else "TABLE"
     return [f"DROP {kind} IF EXISTS {_name(node.into.rel)}"], None
 
 
-def _index(node: ast.IndexStmt, schema, target, ours) -> Inverse:
+def _index(node: ast.IndexStmt, schema: Schema, target: TargetTraits, ours: bool) -> Inverse:
     if not node.idxname:
         return None, "an index created without a name: find and drop it by hand"
     name = ident(node.idxname)
@@ -62,7 +66,8 @@ def _index(node: ast.IndexStmt, schema, target, ours) -> Inverse:
     return [f"DROP INDEX CONCURRENTLY IF EXISTS {name}"], None
 
 
-def _alter_table(node: ast.AlterTableStmt, schema: Schema, target, ours) -> Inverse:
+def _alter_table(node: ast.AlterTableStmt, schema: Schema,
+                 target: TargetTraits, ours: bool) -> Inverse:
     table = _name(node.relation)
     key = _table_key(node.relation)
     kind = "TABLE" if node.objtype == OT.OBJECT_TABLE else None
@@ -115,7 +120,7 @@ def _alter_cmd(cmd: ast.AlterTableCmd, table: str, key: str, schema: Schema,
     return None
 
 
-def _rename(node: ast.RenameStmt, schema, target, ours) -> Inverse:
+def _rename(node: ast.RenameStmt, schema: Schema, target: TargetTraits, ours: bool) -> Inverse:
     if node.renameType == OT.OBJECT_COLUMN:
         return [f"ALTER TABLE {_name(node.relation)} RENAME COLUMN {ident(node.newname)} TO "
                 f"{ident(node.subname)}"], None
@@ -134,14 +139,15 @@ def _rename(node: ast.RenameStmt, schema, target, ours) -> Inverse:
     return None, "this rename cannot be undone by bluegreen; kept"
 
 
-def _view(node: ast.ViewStmt, schema: Schema, target, ours) -> Inverse:
+def _view(node: ast.ViewStmt, schema: Schema, target: TargetTraits, ours: bool) -> Inverse:
     if node.replace and _table_key(node.view).lower() in schema.views and not ours:
         return None, "CREATE OR REPLACE VIEW of an existing view: its earlier definition " \
                      "is not known; kept"
     return [f"DROP VIEW IF EXISTS {_name(node.view)}"], None
 
 
-def _function(node: ast.CreateFunctionStmt, schema, target, ours) -> Inverse:
+def _function(node: ast.CreateFunctionStmt, schema: Schema,
+              target: TargetTraits, ours: bool) -> Inverse:
     if node.replace and not ours:
         return None, "CREATE OR REPLACE FUNCTION: an earlier version may exist; kept"
     name = ".".join(ident(n.sval) for n in node.funcname)
@@ -152,7 +158,7 @@ def _function(node: ast.CreateFunctionStmt, schema, target, ours) -> Inverse:
     return [f"DROP {kind} IF EXISTS {name}({args})"], None
 
 
-def _trigger(node: ast.CreateTrigStmt, schema, target, ours) -> Inverse:
+def _trigger(node: ast.CreateTrigStmt, schema: Schema, target: TargetTraits, ours: bool) -> Inverse:
     if getattr(node, "replace", False) and not ours:
         return None, "CREATE OR REPLACE TRIGGER: an earlier version may exist; kept"
     if not target.triggers_on_table:
@@ -160,15 +166,16 @@ def _trigger(node: ast.CreateTrigStmt, schema, target, ours) -> Inverse:
     return [f"DROP TRIGGER IF EXISTS {ident(node.trigname)} ON {_name(node.relation)}"], None
 
 
-def _dotted(names) -> str:
+def _dotted(names: Sequence[ast.String]) -> str:
     return ".".join(ident(n.sval) for n in names)
 
 
-def _enum(node: ast.CreateEnumStmt, schema, target, ours) -> Inverse:
+def _enum(node: ast.CreateEnumStmt, schema: Schema, target: TargetTraits, ours: bool) -> Inverse:
     return [f"DROP TYPE IF EXISTS {_dotted(node.typeName)}"], None
 
 
-def _alter_enum(node: ast.AlterEnumStmt, schema, target, ours) -> Inverse:
+def _alter_enum(node: ast.AlterEnumStmt, schema: Schema,
+                target: TargetTraits, ours: bool) -> Inverse:
     if node.oldVal is not None:
         literal = RawStream()(ast.A_Const(val=ast.String(sval=node.oldVal)))
         new = RawStream()(ast.A_Const(val=ast.String(sval=node.newVal)))
@@ -177,47 +184,51 @@ def _alter_enum(node: ast.AlterEnumStmt, schema, target, ours) -> Inverse:
                  f"{_dotted(node.typeName)} (harmless to the old app)"
 
 
-def _sequence(node: ast.CreateSeqStmt, schema, target, ours) -> Inverse:
+def _sequence(node: ast.CreateSeqStmt, schema: Schema, target: TargetTraits, ours: bool) -> Inverse:
     return [f"DROP SEQUENCE IF EXISTS {_name(node.sequence)}"], None
 
 
-def _schema(node: ast.CreateSchemaStmt, schema, target, ours) -> Inverse:
+def _schema(node: ast.CreateSchemaStmt, schema: Schema,
+            target: TargetTraits, ours: bool) -> Inverse:
     return [f"DROP SCHEMA IF EXISTS {ident(node.schemaname)}"], None
 
 
-def _extension(node: ast.CreateExtensionStmt, schema, target, ours) -> Inverse:
+def _extension(node: ast.CreateExtensionStmt, schema: Schema,
+               target: TargetTraits, ours: bool) -> Inverse:
     return [f"DROP EXTENSION IF EXISTS {ident(node.extname)}"], None
 
 
-def _domain(node: ast.CreateDomainStmt, schema, target, ours) -> Inverse:
+def _domain(node: ast.CreateDomainStmt, schema: Schema,
+            target: TargetTraits, ours: bool) -> Inverse:
     return [f"DROP DOMAIN IF EXISTS {_dotted(node.domainname)}"], None
 
 
-def _policy(node: ast.CreatePolicyStmt, schema, target, ours) -> Inverse:
+def _policy(node: ast.CreatePolicyStmt, schema: Schema,
+            target: TargetTraits, ours: bool) -> Inverse:
     return [f"DROP POLICY IF EXISTS {ident(node.policy_name)} ON {_name(node.table)}"], None
 
 
-def _grant(node: ast.GrantStmt, schema, target, ours) -> Inverse:
+def _grant(node: ast.GrantStmt, schema: Schema, target: TargetTraits, ours: bool) -> Inverse:
     node.is_grant = not node.is_grant
     node.grant_option = False
     return [RawStream()(node)], None
 
 
-def _insert(node: ast.InsertStmt, schema: Schema, target, ours) -> Inverse:
+def _insert(node: ast.InsertStmt, schema: Schema, target: TargetTraits, ours: bool) -> Inverse:
     if schema.is_new(_table_key(node.relation)):
         return [], None  # the rows go with the table
     return None, "rows inserted into an existing table are kept (a data change)"
 
 
-def _data(node, schema, target, ours) -> Inverse:
+def _data(node: ast.Node, schema: Schema, target: TargetTraits, ours: bool) -> Inverse:
     return None, "a data change is not undone; the rows keep their new values"
 
 
-def _comment(node, schema, target, ours) -> Inverse:
+def _comment(node: ast.Node, schema: Schema, target: TargetTraits, ours: bool) -> Inverse:
     return None, "the earlier comment is not known; kept"
 
 
-def _nothing(node, schema, target, ours) -> Inverse:
+def _nothing(node: ast.Node, schema: Schema, target: TargetTraits, ours: bool) -> Inverse:
     return [], None
 
 

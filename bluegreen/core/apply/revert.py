@@ -173,12 +173,15 @@ def _undo(engine: ApplyEngine, action: RevertAction, options: ApplyOptions,
         try:
             if undo.kind is Kind.CONCURRENT:
                 timeout = concurrent_lock_timeout(statement, options.lock_timeout_ms)
-                retrying(options, on_event, label, lambda n, w, s=statement, t=timeout:
-                         engine.run_outside_transaction(s, t, spec.settings))
+                def build(number: int, waited: float, statement: str = statement,
+                          timeout: int = timeout) -> None:
+                    engine.run_outside_transaction(statement, timeout, spec.settings)
+
+                retrying(options, on_event, label, build)
                 store.checkpoint(step, {"inverse_done": index + 1})
             else:
-                def attempt(number: int, waited: float, statement=statement,
-                            index=index) -> None:
+                def attempt(number: int, waited: float, statement: str = statement,
+                            index: int = index) -> None:
                     with engine.transaction(options.lock_timeout_ms, spec.settings):
                         engine.execute(statement)
                         store.checkpoint(step, {"inverse_done": index + 1})

@@ -4,6 +4,7 @@ with an identity (its Alembic id, or its path) and a content hash."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,7 +33,7 @@ def content_hash(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def load_revisions(paths: list[str | Path], *, from_rev: str | None = None,
+def load_revisions(paths: Sequence[str | Path], *, from_rev: str | None = None,
                    to_rev: str | None = None, extra_keywords: bool = False) -> list[Revision]:
     """Every revision of the given SQL files, Alembic revision files and versions
     directories, in order; their statements parsed (nothing touches a database)."""

@@ -18,7 +18,7 @@ from bluegreen.core.apply import shadow, sqltext
 from bluegreen.core.apply.build import build_revision, prepare_statements
 from bluegreen.core.apply.model import ApplyPhase, Kind, RevisionSteps, StepSpec
 from bluegreen.core.apply.revisions import Revision
-from bluegreen.core.apply.store import RevisionRecord, StepRecord
+from bluegreen.core.apply.store import ApplyStore, RevisionRecord, StepRecord
 from bluegreen.core.retry import DEFAULT_BACKOFF, Backoff
 from bluegreen.engines.base import ApplyEngine
 from bluegreen.errors import (
@@ -227,7 +227,8 @@ def run_apply(engine: ApplyEngine, revisions: Sequence[Revision], options: Apply
     return result
 
 
-def _current_record(store, revision: Revision, dry_run: bool) -> RevisionRecord | None:
+def _current_record(store: ApplyStore, revision: Revision, dry_run: bool
+                    ) -> RevisionRecord | None:
     """The revision's record, or None when it is to be planned (again): never recorded,
     reverted, or changed before any of its steps ran."""
     record = store.revision(revision.key)
@@ -415,7 +416,7 @@ def _batch(engine: ApplyEngine, step: StepRecord, spec: StepSpec, options: Apply
     estimate = engine.row_estimate(batch.table)
     done_rows = step.rows_touched
     pacer = engine.pacer(options.throttle, options.chunk_rows)
-    statements = {has_lo: engine.range_statement(batch, types, has_lo) for has_lo in (0, 1)}
+    statements = {has_lo: engine.range_statement(batch, types, has_lo) for has_lo in (False, True)}
     total_wait, total_retries = 0.0, 0
     try:
         while lo != last:
@@ -424,7 +425,8 @@ def _batch(engine: ApplyEngine, step: StepRecord, spec: StepSpec, options: Apply
             pacer.wait(pacer.size)
             began = time.monotonic()
 
-            def attempt(number: int, waited_so_far: float, lo=lo, hi=hi) -> int:
+            def attempt(number: int, waited_so_far: float, lo: Any = lo,
+                        hi: Any = hi) -> int:
                 with engine.transaction(options.lock_timeout_ms, spec.settings):
                     count = max(engine.execute(statements[lo is not None],
                                                [*(lo or []), *hi]), 0)

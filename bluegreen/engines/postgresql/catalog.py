@@ -152,7 +152,7 @@ class TableFacts:
         return next((c for c in self.columns if c.name == name), None)
 
     def pk_types(self) -> list[str]:
-        return [self.column(k).type for k in self.primary_key]  # type: ignore[union-attr]
+        return [self.column(k).type for k in self.primary_key]
 
 
 def read_table(conn: psycopg.Connection, ref: TableRef, *, for_copy: bool = True) -> TableFacts:

@@ -22,7 +22,7 @@ _QUALIFIED = "CASE WHEN n.nspname = 'public' THEN c.relname ELSE n.nspname || '.
 
 
 def server_version(conn: Connection) -> int:
-    return int(conn.exec_driver_sql("SHOW server_version_num").scalar()) // 10000
+    return int(conn.exec_driver_sql("SHOW server_version_num").scalar() or 0) // 10000
 
 
 def introspect(conn: Connection) -> Schema:

@@ -159,7 +159,7 @@ def column_exprs(live: TableFacts, shadow_columns: list[Column], spec: AlterSpec
             continue
         if column.name in spec.using:
             expr: sql.Composable = sql.SQL("(" + spec.using[column.name] + ")")
-        elif live.column(source).type != column.type and not assignment:  # type: ignore
+        elif live.column(source).type != column.type and not assignment:
             expr = sql.SQL("CAST({} AS {})").format(sql.Identifier(source),
                                                    sql.SQL(column.type))
         else:

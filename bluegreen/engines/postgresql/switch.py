@@ -328,9 +328,9 @@ def switch_statements(conn: psycopg.Connection, p: _Plan, action: str, reverse_s
                 ref.ident, sql.Identifier(name))))
         deps.constraint_names = [n for n in deps.constraint_names
                                  if n not in deps.outgoing_fks]
-    for table, name, _ in deps.incoming_fks:
+    for referencing, name, _ in deps.incoming_fks:
         out.append(q(sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(
-            table.ident, sql.Identifier(name))))
+            referencing.ident, sql.Identifier(name))))
     for name, _ in deps.triggers:
         out.append(q(sql.SQL("DROP TRIGGER {} ON {}").format(sql.Identifier(name), ref.ident)))
     for statement in deps.policies:
@@ -402,18 +402,19 @@ def switch_statements(conn: psycopg.Connection, p: _Plan, action: str, reverse_s
                     ref.ident, sql.Identifier(name))))
             else:
                 p.keep_not_valid.append((ref, name))
-    for table, name, definition in deps.incoming_fks:
+    for referencing, name, definition in deps.incoming_fks:
         was_valid = not definition.rstrip().endswith("NOT VALID")
         definition = definition.rstrip().removesuffix("NOT VALID").rstrip()
         out.append(q(sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {} NOT VALID").format(
-            table.ident, sql.Identifier(name), sql.SQL(definition))))
-        final_table = ref if table == p.incoming else (out_ref if table == ref else table)
-        if was_valid or (table.key, name) in p.recreated_valid:
-            p.recreated_valid.add((table.key, name))
+            referencing.ident, sql.Identifier(name), sql.SQL(definition))))
+        final_table = ref if referencing == p.incoming else (
+            out_ref if referencing == ref else referencing)
+        if was_valid or (referencing.key, name) in p.recreated_valid:
+            p.recreated_valid.add((referencing.key, name))
             after.append(q(sql.SQL("ALTER TABLE {} VALIDATE CONSTRAINT {}").format(
                 final_table.ident, sql.Identifier(names.get(name, name)))))
         else:
-            p.keep_not_valid.append((table, name))
+            p.keep_not_valid.append((referencing, name))
     for view in deps.views:
         out.append(_view_statement(conn, view))
     for grantee, privilege, grantable in deps.grants:

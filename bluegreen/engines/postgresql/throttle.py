@@ -90,7 +90,7 @@ class ReplicaLag:
 
     def read(self, conn: psycopg.Connection) -> tuple[float, int]:
         """(lag in seconds, replicas seen)."""
-        current, oldest_replay, reported, replicas = conn.execute(
+        current, oldest_replay, reported, replicas = conn.execute(  # type: ignore[misc]
             "SELECT pg_current_wal_lsn()::text, min(replay_lsn)::text, "
             "COALESCE(max(EXTRACT(EPOCH FROM replay_lag)), 0), count(*) "
             "FROM pg_stat_replication").fetchone()
@@ -116,7 +116,7 @@ class PgSignals:
     """The signals of one piece of work, on a connection of the throttle's own that LISTENs
     for bluegreen's control channel."""
 
-    transient = (psycopg.Error,)
+    transient: tuple[type[BaseException], ...] = (psycopg.Error,)
 
     def __init__(self, url: str, settings: ThrottleSettings,
                  watch: Callable[[psycopg.Connection], str | None]) -> None:

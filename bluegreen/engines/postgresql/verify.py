@@ -15,7 +15,7 @@ from bluegreen.engines.postgresql.copy import MigrationTables, replay_batch
 
 
 def _range(key: chunks.KeySet, lo: bool, hi: bool) -> sql.Composable:
-    parts = [sql.SQL("true")]
+    parts: list[sql.Composable] = [sql.SQL("true")]
     if lo:
         parts.append(sql.SQL("{} > {}").format(key.row, key.params))
     if hi:

@@ -184,7 +184,7 @@ class _SqliteWork:
             new_name = q(naming.built(record.id, name))
             shadow_index = re.sub(r"(INDEX\s+(?:IF\s+NOT\s+EXISTS\s+)?)\"?" +
                                   re.escape(name) + r"\"?",
-                                  lambda m, new=new_name: m.group(1) + new,
+                                  lambda m: m.group(1) + new_name,  # noqa: B023 - used at once
                                   shadow_index, count=1, flags=re.IGNORECASE)
             shadow_index = shadow_index.replace("CREATE INDEX", "CREATE INDEX IF NOT EXISTS",
                                                 1).replace(

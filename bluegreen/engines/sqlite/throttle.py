@@ -17,7 +17,7 @@ from bluegreen.errors import CopyAborted
 
 
 class SqliteSignals:
-    transient = (sqlite3.Error,)
+    transient: tuple[type[BaseException], ...] = (sqlite3.Error,)
 
     def __init__(self, url: str, migration_id: int, table: str) -> None:
         self.url = url

@@ -158,8 +158,9 @@ class _RecordingOperations(Operations):
         self._recorder.record(operation)
 
     @contextmanager
-    def batch_alter_table(self, table_name: str, schema: str | None = None,
-                          **kwargs: Any) -> Iterator[BatchOperations]:
+    def batch_alter_table(  # type: ignore[override]  # records, takes any batch option
+            self, table_name: str, schema: str | None = None,
+            **kwargs: Any) -> Iterator[BatchOperations]:
         yield _RecordingBatch(self.migration_context, self._recorder, table_name, schema)
 
     def get_bind(self) -> Any:
@@ -185,7 +186,7 @@ def record_upgrade(module: ModuleType, path: Path) -> list[ops.Statement]:
         finally:
             recorder.in_transaction = before
 
-    context.autocommit_block = autocommit_block  # type: ignore[method-assign]
+    context.autocommit_block = autocommit_block
     operations = _RecordingOperations(context, recorder)
     operations._install_proxy()
     try:
