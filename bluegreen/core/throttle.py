@@ -11,11 +11,12 @@ replaced): that is fatal, and stops the work with that error.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
-from contextlib import AbstractContextManager
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any, Protocol
 
-from bluegreen.core.pace import ThrottleSettings, TokenBucket
+from bluegreen.core.pace import ChunkSizer, ThrottleSettings, TokenBucket
 from bluegreen.errors import BluegreenError
 
 
@@ -124,3 +125,46 @@ class Throttle:
     def waited(self) -> float:
         """Seconds the rate limit held the work back."""
         return self.bucket.waited
+
+
+class NoSignals:
+    """Signals of an engine with nothing to throttle on (no replicas, no other sessions):
+    the work goes at its rate limit alone."""
+
+    transient: tuple[type[BaseException], ...] = ()
+
+    @contextmanager
+    def open(self) -> Iterator[None]:
+        yield None
+
+    def reason(self, conn: Any) -> str | None:
+        return None
+
+    def wait(self, conn: Any, seconds: float) -> None:
+        time.sleep(seconds)
+
+
+class StepPacer:
+    """The pace of a batched apply step: the engine's throttle (its signals and the rate's
+    token bucket) before each key range, and a chunk sizer adapted to the ranges' time
+    (fixed when the user gave ``chunk_rows``)."""
+
+    def __init__(self, throttle: Throttle, chunk_rows: int | None) -> None:
+        self.stop = threading.Event()
+        self.sizer = ChunkSizer(chunk_rows or 1000, fixed=chunk_rows is not None,
+                                high=50_000)
+        self.throttle = throttle.start()
+
+    @property
+    def size(self) -> int:
+        return self.sizer.size
+
+    def wait(self, rows: int) -> None:
+        self.throttle.wait(self.stop, rows=rows)
+
+    def observe(self, rows: int, seconds: float) -> None:
+        self.sizer.observe(rows, seconds)
+
+    def close(self) -> None:
+        self.stop.set()
+        self.throttle.stop()

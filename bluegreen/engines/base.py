@@ -18,12 +18,15 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from bluegreen.core.apply.model import StepSpec
-from bluegreen.core.apply.store import ApplyStore
-from bluegreen.planner.model import Batch, Target
-from bluegreen.planner.schema import Schema
+if TYPE_CHECKING:  # types only: importing this module loads no planner, Alembic or driver
+    from bluegreen.core.apply.model import StepSpec
+    from bluegreen.core.apply.store import ApplyStore
+    from bluegreen.core.pace import ThrottleSettings
+    from bluegreen.core.throttle import Throttle
+    from bluegreen.planner.model import Batch, Target
+    from bluegreen.planner.schema import Schema
 
 
 @dataclass(frozen=True)
@@ -36,19 +39,6 @@ class Capabilities:
     throttle_signals: bool  # replica lag, active sessions, a throttle query
     parallel_copy: bool = False  # several sessions may write the shadow at once
     table_identity: bool = False  # tables have an identity (an OID) beyond their name
-
-
-class Pacer(Protocol):
-    """Throttle and chunk sizing for a batched step: ``wait`` before each range, ``observe``
-    after it; ``size`` is the next range's row count."""
-
-    size: int
-
-    def wait(self, rows: int) -> None: ...
-
-    def observe(self, rows: int, seconds: float) -> None: ...
-
-    def close(self) -> None: ...
 
 
 class ApplyEngine(Protocol):
@@ -106,7 +96,9 @@ class ApplyEngine(Protocol):
 
     def row_estimate(self, table: str) -> int | None: ...
 
-    def pacer(self, throttle: Any, chunk_rows: int | None) -> Pacer: ...
+    def throttle(self, settings: ThrottleSettings) -> Throttle:
+        """The throttle of a batched step (not started): the engine's signals."""
+        ...
 
 
     # the app's own Alembic version table

@@ -19,7 +19,9 @@ from bluegreen.core.apply.build import build_revision, prepare_statements
 from bluegreen.core.apply.model import ApplyPhase, Kind, RevisionSteps, StepSpec
 from bluegreen.core.apply.revisions import Revision
 from bluegreen.core.apply.store import ApplyStore, RevisionRecord, StepRecord
+from bluegreen.core.pace import ThrottleSettings
 from bluegreen.core.retry import DEFAULT_BACKOFF, Backoff
+from bluegreen.core.throttle import StepPacer
 from bluegreen.engines.base import ApplyEngine
 from bluegreen.errors import (
     BluegreenError,
@@ -415,7 +417,7 @@ def _batch(engine: ApplyEngine, step: StepRecord, spec: StepSpec, options: Apply
         return 0.0, 1  # an empty table
     estimate = engine.row_estimate(batch.table)
     done_rows = step.rows_touched
-    pacer = engine.pacer(options.throttle, options.chunk_rows)
+    pacer = StepPacer(engine.throttle(options.throttle or ThrottleSettings()), options.chunk_rows)
     statements = {has_lo: engine.range_statement(batch, types, has_lo) for has_lo in (False, True)}
     total_wait, total_retries = 0.0, 0
     try:

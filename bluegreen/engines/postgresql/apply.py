@@ -20,6 +20,8 @@ from psycopg import sql
 from bluegreen.core.apply import sqltext
 from bluegreen.core.apply.model import Kind, StepSpec
 from bluegreen.core.apply.store import ApplyStore
+from bluegreen.core.pace import ThrottleSettings
+from bluegreen.core.throttle import Throttle
 from bluegreen.engines import urls as dialects
 from bluegreen.engines.base import alembic_heads, alembic_stamp
 from bluegreen.errors import ApplyBusy, LockBusy, StepFailed
@@ -34,37 +36,6 @@ _LOCK_ERRORS = (psycopg.errors.LockNotAvailable, psycopg.errors.DeadlockDetected
 def _first_line(error: BaseException) -> str:
     text = str(error).strip()
     return text.splitlines()[0] if text else type(error).__name__
-
-
-class _Pacer:
-    """The copier's throttle (rows per second, replica lag, active sessions, a throttle
-    query) and chunk sizer, for a batched step."""
-
-    def __init__(self, url: str, throttle: Any, chunk_rows: int | None) -> None:
-        import threading
-
-        from bluegreen.core.pace import ChunkSizer, ThrottleSettings
-        from bluegreen.engines.postgresql.throttle import throttle as make_throttle
-
-        self.stop = threading.Event()
-        self.sizer = ChunkSizer(chunk_rows or 1000, fixed=chunk_rows is not None,
-                                high=50_000)
-        self.throttle = make_throttle(url, throttle or ThrottleSettings(), lambda conn: None)
-        self.throttle.start()
-
-    @property
-    def size(self) -> int:
-        return self.sizer.size
-
-    def wait(self, rows: int) -> None:
-        self.throttle.wait(self.stop, rows=rows)
-
-    def observe(self, rows: int, seconds: float) -> None:
-        self.sizer.observe(rows, seconds)
-
-    def close(self) -> None:
-        self.stop.set()
-        self.throttle.stop()
 
 
 class PostgresApply:
@@ -315,8 +286,11 @@ class PostgresApply:
                                 (self._ref(table).ident.as_string(self.conn),)).fetchone()
         return int(row[0]) if row and row[0] is not None and row[0] >= 0 else None
 
-    def pacer(self, throttle: Any, chunk_rows: int | None) -> _Pacer:
-        return _Pacer(self.libpq, throttle, chunk_rows)
+    def throttle(self, settings: ThrottleSettings) -> Throttle:
+        """The copier's signals: replica lag, active sessions, the throttle query."""
+        from bluegreen.engines.postgresql.throttle import throttle
+
+        return throttle(self.libpq, settings, lambda conn: None)
 
 
     # ---- the app's Alembic version table -----------------------------------------------------

@@ -8,7 +8,6 @@ import os
 import shlex
 import socket
 import sqlite3
-import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -18,6 +17,8 @@ from typing import Any
 from bluegreen.core.apply import sqltext
 from bluegreen.core.apply.model import Kind, StepSpec
 from bluegreen.core.apply.store import ApplyStore
+from bluegreen.core.pace import ThrottleSettings
+from bluegreen.core.throttle import NoSignals, Throttle
 from bluegreen.engines import urls as dialects
 from bluegreen.engines.base import alembic_heads, alembic_stamp
 from bluegreen.engines.sqlite import state as sqlite_state
@@ -30,31 +31,6 @@ from bluegreen.planner.schema import Schema
 def _busy(error: sqlite3.Error) -> bool:
     text = str(error).lower()
     return "locked" in text or "busy" in text
-
-
-class _Pacer:
-    """Rows per second and chunk size; SQLite has no other signals to throttle on."""
-
-    def __init__(self, throttle: Any, chunk_rows: int | None) -> None:
-        from bluegreen.core.pace import ChunkSizer, TokenBucket
-
-        self.stop = threading.Event()
-        self.sizer = ChunkSizer(chunk_rows or 1000, fixed=chunk_rows is not None,
-                                high=50_000)
-        self.bucket = TokenBucket(getattr(throttle, "max_rows_per_second", None))
-
-    @property
-    def size(self) -> int:
-        return self.sizer.size
-
-    def wait(self, rows: int) -> None:
-        self.bucket.take(rows, self.stop)
-
-    def observe(self, rows: int, seconds: float) -> None:
-        self.sizer.observe(rows, seconds)
-
-    def close(self) -> None:
-        self.stop.set()
 
 
 class SqliteApply:
@@ -228,8 +204,9 @@ class SqliteApply:
     def row_estimate(self, table: str) -> int | None:
         return self.scalar(f"SELECT count(*) FROM {q(table)}")
 
-    def pacer(self, throttle: Any, chunk_rows: int | None) -> _Pacer:
-        return _Pacer(throttle, chunk_rows)
+    def throttle(self, settings: ThrottleSettings) -> Throttle:
+        """Rows per second alone: SQLite has no other signals to throttle on."""
+        return Throttle(settings, NoSignals())
 
 
     # ---- the app's Alembic version table -----------------------------------------------------
