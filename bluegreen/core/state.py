@@ -49,6 +49,11 @@ TRANSITIONS: dict[str, tuple[tuple[str, ...], str]] = {
     "abort": (ACTIVE_STATES, S.ABORTED.value),
 }
 
+# The head revision of bluegreen's state tables (migrations/versions). A constant, so that
+# every command's check needs no Alembic; tests/core/test_state.py keeps it equal to
+# Alembic's head.
+STATE_HEAD = "0003"
+
 _DATE_FIELDS = ("created_at", "updated_at", "synced_at", "cut_over_at", "finished_at")
 _BOOL_FIELDS = ("paused", "backfill_done", "indexes_built")
 
@@ -129,10 +134,8 @@ class MigrationStore:
     def check_initialized(self) -> None:
         """Refuse, saying to run `bluegreen init`, when the state tables are missing or
         older than this bluegreen."""
-        from bluegreen.core.state_schema import head_revision
-
         current = self.db.state_revision()
-        head = self.head_revision or head_revision()
+        head = self.head_revision or STATE_HEAD
         if current is None:
             raise StateNotInitialized("missing in this database")
         if current != head:

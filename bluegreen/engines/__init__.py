@@ -30,7 +30,7 @@ def backend(url: str) -> str:
     from bluegreen.engines import urls
     from bluegreen.errors import BadOption
 
-    name = urls.sqlalchemy_url(url).get_backend_name()
+    name = urls.parse(url).get_backend_name()
     if name not in _ENGINES:
         raise BadOption(f"{name} is not supported; bluegreen works on "
                         f"{' and '.join(supported())}")

@@ -47,3 +47,12 @@ def test_resumable_states_are_active_and_cutover_comes_after_sync():
     assert set(RESUMABLE) <= set(ACTIVE_STATES)
     assert "copying" not in allowed("cut over")
     assert str(S.CUT_OVER) == "cut_over"
+
+
+def test_the_state_head_constant_is_alembics_head():
+    """Commands check the state tables against STATE_HEAD without loading Alembic; a new
+    state revision must move the constant with it."""
+    from bluegreen.core.state import STATE_HEAD
+    from bluegreen.core.state_schema import head_revision
+
+    assert STATE_HEAD == head_revision()

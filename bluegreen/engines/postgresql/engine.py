@@ -230,14 +230,21 @@ class PostgresEngine:
 
 def init_state(url: str) -> tuple[str | None, str]:
     """Create or upgrade bluegreen's state tables (schema ``bluegreen``)."""
+    from bluegreen.core.state import STATE_HEAD
+
+    with urls.pg_connect(url, "bluegreen-init") as conn:
+        current = pg_state.PgDb(conn).state_revision()
+    if current == STATE_HEAD:  # up to date: nothing for Alembic to do, so do not load it
+        return current, current
+
     import sqlalchemy as sa
 
     from bluegreen.core import state_schema
     from bluegreen.errors import DatabaseUnavailable
 
-    parsed = urls.sqlalchemy_url(url)
+    parsed = urls.parse(url)
     try:
-        return state_schema.upgrade(parsed, pg_state.prepare_state_schema)
+        return state_schema.upgrade(parsed.to_sqlalchemy(), pg_state.prepare_state_schema)
     except sa.exc.OperationalError as error:
         detail = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
         raise DatabaseUnavailable(urls.redact(url), detail) from None

@@ -13,9 +13,9 @@ from bluegreen.errors import BadUrl, BluegreenError, TableRefused
 
 
 def database_path(url: str) -> str:
-    from bluegreen.engines.urls import sqlalchemy_url
+    from bluegreen.engines.urls import parse
 
-    parsed = sqlalchemy_url(url)
+    parsed = parse(url)
     if parsed.get_backend_name() != "sqlite":
         raise BadUrl(url, "not a SQLite URL")
     if not parsed.database or parsed.database == ":memory:":
