@@ -64,23 +64,15 @@ def read_statements(paths: Sequence[str | Path], *, from_rev: str | None = None,
 
 
 def _sql_text(text: str, sqlite: bool) -> str:
-    """SQL is parsed with PostgreSQL's grammar; SQLite's own keywords that change nothing
-    the planner judges are blanked (same length, so lines and offsets stay)."""
-    if not sqlite:
-        return text
-    import re
+    from bluegreen.core.apply.sqltext import sqlite_text
 
-    return re.sub(r"\bAUTOINCREMENT\b|\bWITHOUT\s+ROWID\b|\bSTRICT\b",
-                  lambda m: " " * len(m.group(0)), text, flags=re.IGNORECASE)
+    return sqlite_text(text) if sqlite else text
 
 
 def _read_text(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise BadOption(f"{path}: not UTF-8 text; pass a .sql file or a .py revision") from None
-    except OSError as error:
-        raise BadOption(f"{path}: cannot read it ({error.strerror})") from None
+    from bluegreen.core.apply.revisions import read_text
+
+    return read_text(path)
 
 
 def _revision_statements(path: Path) -> list[ops.Statement]:

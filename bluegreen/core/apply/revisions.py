@@ -75,13 +75,14 @@ def _sql_revision(path: Path, extra_keywords: bool) -> Revision:
     from bluegreen.planner.sources.sql import parse_sql
 
     source = alembic_source.display_path(path)
-    text = _read(path)
+    text = read_text(path)
     return Revision(key=f"sql:{source}", source=source, path=path,
                     content_hash=content_hash(path),
                     statements=parse_sql(sqlite_text(text) if extra_keywords else text, source))
 
 
-def _read(path: Path) -> str:
+def read_text(path: Path) -> str:
+    """A migration file's text; BadOption (one line) when it cannot be read."""
     try:
         return path.read_text(encoding="utf-8")
     except UnicodeDecodeError:

@@ -28,11 +28,6 @@ from bluegreen.planner.model import Batch, Target
 from bluegreen.planner.schema import Schema
 
 
-def _busy(error: sqlite3.Error) -> bool:
-    text = str(error).lower()
-    return "locked" in text or "busy" in text
-
-
 class SqliteApply:
     """An ApplyEngine on one SQLite connection (autocommit; transactions explicit)."""
 
@@ -102,26 +97,13 @@ class SqliteApply:
 
     @contextmanager
     def transaction(self, lock_timeout_ms: int, settings: Sequence[str]) -> Iterator[None]:
-        self.conn.execute(f"PRAGMA busy_timeout = {int(lock_timeout_ms)}")
         try:
-            try:
-                self.conn.execute("BEGIN IMMEDIATE")
-            except sqlite3.OperationalError as error:
-                if _busy(error):
-                    raise LockBusy() from None
-                raise StepFailed(str(error)) from None
-            try:
+            with sqlite_state.write_transaction(self.conn, lock_timeout_ms):
                 yield
-            except BaseException:
-                self.conn.execute("ROLLBACK")
-                raise
-            self.conn.execute("COMMIT")
         except sqlite3.Error as error:
-            if _busy(error):
+            if sqlite_state.busy(error):
                 raise LockBusy() from None
             raise StepFailed(str(error)) from None
-        finally:
-            self.conn.execute("PRAGMA busy_timeout = 30000")
 
     def execute(self, statement: str, params: Sequence[Any] = ()) -> int:
         return self.conn.execute(statement, tuple(params)).rowcount
@@ -135,15 +117,11 @@ class SqliteApply:
 
     def run_outside_transaction(self, statement: str, lock_timeout_ms: int,
                                 settings: Sequence[str]) -> None:
-        self.conn.execute(f"PRAGMA busy_timeout = {int(lock_timeout_ms)}")
         try:
-            self.conn.execute(statement)
+            with sqlite_state.busy_timeout(self.conn, lock_timeout_ms):
+                self.conn.execute(statement)
         except sqlite3.Error as error:
-            if _busy(error):
-                raise LockBusy() from None
             raise StepFailed(str(error)) from None
-        finally:
-            self.conn.execute("PRAGMA busy_timeout = 30000")
 
     def already_done(self, statement: str) -> bool:
         return False

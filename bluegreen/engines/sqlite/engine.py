@@ -16,11 +16,6 @@ from bluegreen.engines.sqlite.catalog import connect, now
 from bluegreen.errors import BluegreenError, LockBusy
 
 
-def _busy(error: sqlite3.Error) -> bool:
-    text = str(error).lower()
-    return "locked" in text or "busy" in text
-
-
 class SqliteEngine:
     name = "sqlite"
     capabilities = Capabilities(concurrent_index=False, transactional_ddl=True,
@@ -118,28 +113,14 @@ class SqliteEngine:
     @contextmanager
     def transaction(self, lock_timeout_ms: int, locks: Sequence[str] = ()) -> Iterator[None]:
         """BEGIN IMMEDIATE, waiting at most ``lock_timeout_ms`` for the write lock."""
-        self.conn.execute(f"PRAGMA busy_timeout = {int(lock_timeout_ms)}")
-        try:
-            try:
-                self.conn.execute("BEGIN IMMEDIATE")
-            except sqlite3.OperationalError as error:
-                if _busy(error):
-                    raise LockBusy() from None
-                raise
-            try:
-                yield
-            except BaseException:
-                self.conn.execute("ROLLBACK")
-                raise
-            self.conn.execute("COMMIT")
-        finally:
-            self.conn.execute("PRAGMA busy_timeout = 30000")
+        with sqlite_state.write_transaction(self.conn, lock_timeout_ms):
+            yield
 
     def execute(self, statement: str, action: str) -> None:
         try:
             self.conn.execute(statement)
         except sqlite3.Error as error:
-            if _busy(error):
+            if sqlite_state.busy(error):
                 raise LockBusy() from None
             raise BluegreenError(f"{action} changed nothing: {error}") from None
 

@@ -12,9 +12,53 @@ from typing import Any
 
 from bluegreen.core.db import UniqueConflict
 from bluegreen.core.state import MigrationStore
+from bluegreen.errors import LockBusy
 
 NOW = "strftime('%Y-%m-%dT%H:%M:%f+00:00', 'now')"
 _savepoints = count(1)
+
+
+DEFAULT_BUSY_TIMEOUT_MS = 30_000
+
+
+def busy(error: sqlite3.Error) -> bool:
+    """The error of a statement that waited for the write lock in vain."""
+    text = str(error).lower()
+    return "locked" in text or "busy" in text
+
+
+@contextmanager
+def busy_timeout(conn: sqlite3.Connection, lock_timeout_ms: int | None) -> Iterator[None]:
+    """Wait at most ``lock_timeout_ms`` for the write lock (LockBusy after it), then back
+    to the default."""
+    if lock_timeout_ms is None:
+        yield
+        return
+    conn.execute(f"PRAGMA busy_timeout = {int(lock_timeout_ms)}")
+    try:
+        yield
+    except sqlite3.OperationalError as error:
+        if busy(error):
+            raise LockBusy() from None
+        raise
+    finally:
+        conn.execute(f"PRAGMA busy_timeout = {DEFAULT_BUSY_TIMEOUT_MS}")
+
+
+@contextmanager
+def write_transaction(conn: sqlite3.Connection, lock_timeout_ms: int | None = None
+                      ) -> Iterator[None]:
+    """BEGIN IMMEDIATE (SQLite's write lock up front) ... COMMIT, ROLLBACK on any error;
+    with ``lock_timeout_ms``, LockBusy when the lock is not had in that time."""
+    with busy_timeout(conn, lock_timeout_ms):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
 
 
 class SqliteDb:
@@ -53,13 +97,8 @@ class SqliteDb:
                 raise
             self.conn.execute(f"RELEASE {name}")
             return
-        self.conn.execute("BEGIN IMMEDIATE")
-        try:
+        with write_transaction(self.conn):
             yield
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
-        self.conn.execute("COMMIT")
 
     def state_revision(self) -> str | None:
         row = self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name "

@@ -11,10 +11,11 @@ from types import SimpleNamespace
 
 from bluegreen.core import naming
 from bluegreen.core.state import MigrationRecord, MigrationStore
+from bluegreen.engines.sqlite import state as sqlite_state
 from bluegreen.engines.sqlite.capture import capture_triggers, drop_triggers
 from bluegreen.engines.sqlite.catalog import columns, now, primary_key, q, user_objects
 from bluegreen.engines.sqlite.copy import backlog, column_mapping, column_renames, replay
-from bluegreen.errors import CutoverRefused, LockBusy
+from bluegreen.errors import CutoverRefused
 
 
 def _reverse_triggers(conn, record: MigrationRecord, pk: list[str], old_table: str,
@@ -126,24 +127,12 @@ class SqliteSwitch:
 
     @contextmanager
     def locked(self, parts, lock_timeout_ms: int):
-        self.conn.execute(f"PRAGMA busy_timeout = {int(lock_timeout_ms)}")
         self.conn.execute("PRAGMA legacy_alter_table = ON")
         try:
-            try:
-                self.conn.execute("BEGIN IMMEDIATE")
-            except sqlite3.OperationalError as error:
-                if "locked" in str(error) or "busy" in str(error):
-                    raise LockBusy() from None
-                raise
-            try:
+            with sqlite_state.write_transaction(self.conn, lock_timeout_ms):
                 yield "BEGIN IMMEDIATE"
-                self.conn.execute("COMMIT")
-            except BaseException:
-                self.conn.execute("ROLLBACK")
-                raise
         finally:
             self.conn.execute("PRAGMA legacy_alter_table = OFF")
-            self.conn.execute("PRAGMA busy_timeout = 30000")
 
     def drain_locked(self, parts) -> None:
         for part in parts:
