@@ -24,6 +24,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from bluegreen.core.db import Db, sql_for
 from bluegreen.core.pace import ChunkSizer
 from bluegreen.core.state import MigrationRecord, MigrationStore
 
@@ -252,3 +253,29 @@ def _walk_threads(walk: Walk) -> int:
     if walk.errors:
         raise walk.errors[0]
     return total
+
+
+# ---- the checkpoint log (bluegreen's chunks table), the same on every engine ---------------
+
+def _key(value: Any) -> Key | None:
+    """A stored key: decoded already (PostgreSQL's jsonb) or JSON text (SQLite)."""
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def checkpoints(db: Db, migration_id: int, size: int) -> tuple[list[Range], int, Key | None]:
+    """The chunks a run left unfinished, the last sequence number and the last upper bound."""
+    rows = db.rows(sql_for(db, "SELECT seq, lo, hi, done FROM {p}chunks WHERE migration_id = "
+                               "? ORDER BY seq"), (migration_id,))
+    pending = [Range(r["seq"], _key(r["lo"]), _key(r["hi"]) or [], size)
+               for r in rows if not r["done"]]
+    return pending, (rows[-1]["seq"] if rows else 0), (_key(rows[-1]["hi"]) if rows else None)
+
+
+def add_checkpoint(db: Db, migration_id: int, r: Range) -> bool:
+    """Record a chunk before it is copied; only while the migration is still copying (an
+    abort drops its checkpoints). False when it was not recorded."""
+    return db.run(sql_for(db, "INSERT INTO {p}chunks (migration_id, seq, lo, hi) SELECT ?, ?, "
+                              "?, ? WHERE EXISTS (SELECT 1 FROM {p}migrations WHERE id = ? AND "
+                              "state = 'copying')"),
+                  (migration_id, r.seq, json.dumps(r.lo) if r.lo is not None else None,
+                   json.dumps(r.hi), migration_id)) == 1

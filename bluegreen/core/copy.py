@@ -20,6 +20,9 @@ class CopyOptions:
     workers: int = 2
     sync_threshold: int = 1000
     follow: bool = False
+    # With --follow, once caught up: let changes gather this long, so each replay is one
+    # set-wise batch rather than a loop spinning on every single write.
+    follow_interval: float = 0.5
     throttle: ThrottleSettings = field(default_factory=ThrottleSettings)
     target_chunk_seconds: float = 0.5
     replay_batch: int = 5000
@@ -80,8 +83,8 @@ def run_copy(engine: Any, alter_sql: str | None, options: CopyOptions,
             on_event("synced; following the live table until interrupted or cut over "
                      "(Ctrl-C to stop)")
             while not engine.stop.is_set() and store.get(record.id).state == "synced":
-                if not work.drain():
-                    engine.stop.wait(0.2)
+                work.drain()  # until the queue is below one batch
+                engine.stop.wait(options.follow_interval)
         return CopyResult(record=store.get(record.id), resumed=resumed,
                           warnings=engine.warnings, seconds=time.monotonic() - started,
                           backlog=work.backlog())

@@ -39,6 +39,14 @@ class Db(Protocol):
         ...
 
 
+def record_dict(record: Any) -> dict[str, Any]:
+    """A record dataclass as JSON-ready data: its fields, datetimes in ISO 8601."""
+    from datetime import datetime
+
+    return {key: value.isoformat() if isinstance(value, datetime) else value
+            for key, value in record.__dict__.items()}
+
+
 def sql_for(db: Db, sql: str) -> str:
     """``sql`` with the prefix and the time expression of ``db``'s engine."""
     return sql.replace("{p}", db.prefix).replace("{now}", db.now)

@@ -18,7 +18,7 @@ from datetime import datetime
 from enum import Enum
 from typing import Any
 
-from bluegreen.core.db import Db, UniqueConflict, sql_for
+from bluegreen.core.db import Db, UniqueConflict, record_dict, sql_for
 from bluegreen.errors import BluegreenError, NoActiveMigration, StateNotInitialized, WrongState
 
 
@@ -92,11 +92,7 @@ class MigrationRecord:
     shadow_oid: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        out = dict(self.__dict__)
-        for key, value in out.items():
-            if isinstance(value, datetime):
-                out[key] = value.isoformat()
-        return out
+        return record_dict(self)
 
 
 class MigrationStore:
@@ -105,6 +101,14 @@ class MigrationStore:
     def __init__(self, db: Db, head_revision: str | None = None) -> None:
         self.db = db
         self.head_revision = head_revision
+
+    @classmethod
+    def checked(cls, db: Db) -> MigrationStore:
+        """The store on ``db``; refuses (run `bluegreen init`) when the state tables are
+        missing or older than this bluegreen."""
+        store = cls(db)
+        store.check_initialized()
+        return store
 
     # ---- plumbing ---------------------------------------------------------------------------
 

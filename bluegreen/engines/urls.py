@@ -8,6 +8,7 @@ and most never need SQLAlchemy at all."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -131,10 +132,11 @@ def _encode_userinfo(text: str) -> str:
             + quote(unquote(password), safe="") + "@" + hostport + match.group("rest"))
 
 
-def _libpq_options() -> set[str]:
+@functools.cache
+def _libpq_options() -> frozenset[str]:
     import psycopg
 
-    return {d.keyword.decode() for d in psycopg.pq.Conninfo.get_defaults()}
+    return frozenset(d.keyword.decode() for d in psycopg.pq.Conninfo.get_defaults())
 
 
 def parse(url: str) -> DbUrl:

@@ -11,12 +11,11 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from bluegreen.core.apply.model import ApplyPhase, RevisionSteps, StepSpec
 from bluegreen.core.apply.revisions import Revision
-from bluegreen.core.db import Db, sql_for
+from bluegreen.core.db import Db, record_dict, sql_for
 from bluegreen.errors import BluegreenError
 
 
@@ -65,11 +64,7 @@ class StepRecord:
         return StepSpec.from_detail(self.phase, self.kind, self.description, self.detail)
 
     def to_dict(self) -> dict[str, Any]:
-        out = dict(self.__dict__)
-        for key, value in out.items():
-            if isinstance(value, datetime):
-                out[key] = value.isoformat()
-        return out
+        return record_dict(self)
 
 
 

@@ -38,6 +38,20 @@ def _first_line(error: BaseException) -> str:
     return text.splitlines()[0] if text else type(error).__name__
 
 
+@contextmanager
+def _step_errors() -> Iterator[None]:
+    """A lock timeout or deadlock is LockBusy (the step is retried); a lost connection stays
+    itself (the runner reconnects); any other database error fails the step, in one line."""
+    try:
+        yield
+    except _LOCK_ERRORS:
+        raise LockBusy() from None
+    except psycopg.OperationalError:
+        raise
+    except psycopg.Error as error:
+        raise StepFailed(_first_line(error)) from None
+
+
 class PostgresApply:
     """An ApplyEngine on one autocommit psycopg connection."""
 
@@ -134,18 +148,11 @@ class PostgresApply:
 
     @contextmanager
     def transaction(self, lock_timeout_ms: int, settings: Sequence[str]) -> Iterator[None]:
-        try:
-            with self.conn.transaction():
-                self.conn.execute(f"SET LOCAL lock_timeout = {int(lock_timeout_ms)}")
-                for setting in settings:
-                    self.conn.execute(sqltext.local(setting))
-                yield
-        except _LOCK_ERRORS:
-            raise LockBusy() from None
-        except psycopg.OperationalError:
-            raise
-        except psycopg.Error as error:
-            raise StepFailed(_first_line(error)) from None
+        with _step_errors(), self.conn.transaction():
+            self.conn.execute(f"SET LOCAL lock_timeout = {int(lock_timeout_ms)}")
+            for setting in settings:
+                self.conn.execute(sqltext.local(setting))
+            yield
 
     def execute(self, statement: str, params: Sequence[Any] = ()) -> int:
         cursor = self.conn.execute(statement, params or None)
@@ -164,17 +171,12 @@ class PostgresApply:
                                 settings: Sequence[str]) -> None:
         names = []
         try:
-            self.conn.execute(f"SET lock_timeout = {int(lock_timeout_ms)}")
-            for setting in settings:
-                self.conn.execute(setting)
-                names.append(sqltext.setting(sqltext.split(setting)[0].node)[0])
-            self.conn.execute(statement)
-        except _LOCK_ERRORS:
-            raise LockBusy() from None
-        except psycopg.OperationalError:
-            raise
-        except psycopg.Error as error:
-            raise StepFailed(_first_line(error)) from None
+            with _step_errors():
+                self.conn.execute(f"SET lock_timeout = {int(lock_timeout_ms)}")
+                for setting in settings:
+                    self.conn.execute(setting)
+                    names.append(sqltext.setting(sqltext.split(setting)[0].node)[0])
+                self.conn.execute(statement)
         finally:
             if not self.conn.broken:
                 self.conn.execute("RESET lock_timeout")

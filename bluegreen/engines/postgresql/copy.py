@@ -14,7 +14,6 @@ be overwritten by an older chunk, and every change a chunk missed is still queue
 
 from __future__ import annotations
 
-import json
 import shutil
 import threading
 import time
@@ -28,7 +27,14 @@ from pglast.stream import RawStream
 from psycopg import sql
 
 from bluegreen.core import naming
-from bluegreen.core.backfill import Range, Walk, backfill, rate_note
+from bluegreen.core.backfill import (
+    Range,
+    Walk,
+    add_checkpoint,
+    backfill,
+    checkpoints,
+    rate_note,
+)
 from bluegreen.core.copy import CopyOptions
 from bluegreen.core.pace import ChunkSizer, TokenBucket
 from bluegreen.core.progress import Meter
@@ -711,11 +717,7 @@ class _Context:
         return (list(row) if row else None), total
 
     def checkpoints(self, conn: psycopg.Connection) -> tuple[list[Range], int, list | None]:
-        rows = conn.execute("SELECT seq, lo, hi, done FROM bluegreen.chunks WHERE "
-                            "migration_id = %s ORDER BY seq", (self.record.id,)).fetchall()
-        pending = [Range(seq, lo, hi, self.sizer.size) for seq, lo, hi, done in rows
-                   if not done]
-        return pending, (rows[-1][0] if rows else 0), (rows[-1][2] if rows else None)
+        return checkpoints(pg_state.PgDb(conn), self.record.id, self.sizer.size)
 
     def boundary(self, conn: psycopg.Connection, lo, last, size: int) -> list | None:
         row = conn.execute(chunks.next_boundary(self.live.ref, self.key, lo is not None),
@@ -723,13 +725,7 @@ class _Context:
         return list(row) if row else None
 
     def checkpoint(self, conn: psycopg.Connection, r: Range) -> bool:
-        # Only while the migration is still copying: an abort drops its checkpoints.
-        return conn.execute(
-            "INSERT INTO bluegreen.chunks (migration_id, seq, lo, hi) SELECT %s, %s, %s, %s "
-            "WHERE EXISTS (SELECT 1 FROM bluegreen.migrations WHERE id = %s AND "
-            "state = 'copying')", (self.record.id, r.seq,
-                                   json.dumps(r.lo) if r.lo is not None else None,
-                                   json.dumps(r.hi), self.record.id)).rowcount == 1
+        return add_checkpoint(pg_state.PgDb(conn), self.record.id, r)
 
     def copy(self, conn: psycopg.Connection, r: Range) -> int:
         statement = chunks.copy_chunk(self.live.ref, self.shadow, self.key, self.exprs,
@@ -792,7 +788,10 @@ class _Context:
             self.copier.on_event(f"building: {statement[:100]}")
             self.conn.execute(statement)
         # The new table goes live with statistics and a visibility map, not as a table the
-        # planner knows nothing about.
+        # planner knows nothing about. The VACUUM costs (0.76 s against ANALYZE's 0.25 s at
+        # 5M rows) but is done before cutover, off the app's path: otherwise the app's first
+        # reads would set every page's hint bits on the live table, and index-only scans
+        # would wait for autovacuum.
         self.copier.on_event(f"vacuum and analyze {self.shadow.key}")
         self.conn.execute(sql.SQL("VACUUM (ANALYZE) {}").format(self.shadow.ident))
 

@@ -50,13 +50,9 @@ class PgDb:
         return version[0] if version else None
 
 
-def store(conn: psycopg.Connection, *, check: bool = True) -> MigrationStore:
-    """The migration store on ``conn``; refuses (run `bluegreen init`) when the state
-    tables are missing or old."""
-    out = MigrationStore(PgDb(conn))
-    if check:
-        out.check_initialized()
-    return out
+def store(conn: psycopg.Connection) -> MigrationStore:
+    """The migration store on ``conn``, checked (see MigrationStore.checked)."""
+    return MigrationStore.checked(PgDb(conn))
 
 
 def prepare_state_schema(connection: Any) -> dict[str, Any]:

@@ -4,7 +4,6 @@ throttled backfill with one writer, replay of the captured keys."""
 
 from __future__ import annotations
 
-import json
 import re
 import sqlite3
 import threading
@@ -13,7 +12,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 
 from bluegreen.core import naming
-from bluegreen.core.backfill import Range, Walk, backfill
+from bluegreen.core.backfill import Range, Walk, add_checkpoint, backfill, checkpoints
 from bluegreen.core.pace import ChunkSizer
 from bluegreen.core.progress import Meter
 from bluegreen.core.state import MigrationRecord, MigrationStore
@@ -237,12 +236,7 @@ class _SqliteWork:
         return (list(top) if top else None), total
 
     def checkpoints(self, conn: sqlite3.Connection) -> tuple[list[Range], int, list | None]:
-        rows = conn.execute("SELECT seq, lo, hi, done FROM bluegreen_chunks WHERE "
-                            "migration_id = ? ORDER BY seq", (self.record.id,)).fetchall()
-        pending = [Range(seq, json.loads(lo) if lo else None, json.loads(hi), self.sizer.size)
-                   for seq, lo, hi, done in rows if not done]
-        return pending, (rows[-1][0] if rows else 0), (json.loads(rows[-1][2]) if rows
-                                                       else None)
+        return checkpoints(sqlite_state.SqliteDb(conn), self.record.id, self.sizer.size)
 
     def boundary(self, conn: sqlite3.Connection, lo, last, size: int) -> list | None:
         lower = f"{self.row} > {self.marks} AND " if lo is not None else ""
@@ -252,12 +246,7 @@ class _SqliteWork:
         return list(row) if row else None
 
     def checkpoint(self, conn: sqlite3.Connection, r: Range) -> bool:
-        return conn.execute(
-            "INSERT INTO bluegreen_chunks (migration_id, seq, lo, hi) SELECT ?, ?, ?, ? "
-            "WHERE EXISTS (SELECT 1 FROM bluegreen_migrations WHERE id = ? AND "
-            "state = 'copying')", (self.record.id, r.seq,
-                                   json.dumps(r.lo) if r.lo is not None else None,
-                                   json.dumps(r.hi), self.record.id)).rowcount == 1
+        return add_checkpoint(sqlite_state.SqliteDb(conn), self.record.id, r)
 
     def copy(self, conn: sqlite3.Connection, r: Range) -> int:
         lower = f"{self.row} > {self.marks} AND " if r.lo is not None else ""

@@ -110,13 +110,9 @@ class SqliteDb:
         return version[0] if version else None
 
 
-def store(conn: sqlite3.Connection, *, check: bool = True) -> MigrationStore:
-    """The migration store on ``conn``; refuses (run `bluegreen init`) when the state
-    tables are missing or old."""
-    out = MigrationStore(SqliteDb(conn))
-    if check:
-        out.check_initialized()
-    return out
+def store(conn: sqlite3.Connection) -> MigrationStore:
+    """The migration store on ``conn``, checked (see MigrationStore.checked)."""
+    return MigrationStore.checked(SqliteDb(conn))
 
 
 def prepare_state_schema(connection: Any) -> dict[str, Any]:
