@@ -8,7 +8,9 @@ the server alone does) measured in the same repetition.
 from __future__ import annotations
 
 import os
+import shutil
 import statistics
+import subprocess
 import threading
 import time
 
@@ -109,3 +111,34 @@ class LatencyProbe(threading.Thread):
     def summary(self) -> str:
         return (f"p50 {percentile(self.latencies, 0.5):6.2f} ms  p99 "
                 f"{percentile(self.latencies, 0.99):6.2f} ms  ({len(self.latencies)} writes)")
+
+
+def floor_seconds(conn: psycopg.Connection) -> float:
+    """The same copy done by the server alone, in one go."""
+    conn.execute("DROP TABLE IF EXISTS t_floor")
+    started = time.perf_counter()
+    conn.execute("CREATE TABLE t_floor (LIKE t INCLUDING DEFAULTS INCLUDING CONSTRAINTS)")
+    conn.execute("ALTER TABLE t_floor ALTER COLUMN amount TYPE bigint")
+    conn.execute("INSERT INTO t_floor SELECT id, account, email, amount::bigint, created FROM t")
+    conn.execute("ALTER TABLE t_floor ADD PRIMARY KEY (id)")
+    conn.execute("CREATE INDEX t_floor_account_idx ON t_floor (account)")
+    seconds = time.perf_counter() - started
+    conn.execute("DROP TABLE t_floor")
+    return seconds
+
+
+def pg_repack_seconds(url: str, conn: psycopg.Connection, table: str) -> float | None:
+    """pg_repack of ``table`` (a plain rebuild), or None where it is not installed."""
+    if shutil.which("pg_repack") is None:
+        return None
+    try:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS pg_repack")
+    except psycopg.Error:
+        return None
+    started = time.perf_counter()
+    done = subprocess.run(["pg_repack", "--no-order", "-t", table, "-d", url.rsplit("/", 1)[1],
+                           "-h", "127.0.0.1", "-U", "postgres"], capture_output=True, text=True)
+    if done.returncode != 0:
+        print(f"  pg_repack failed: {done.stderr.strip()[:200]}")
+        return None
+    return time.perf_counter() - started

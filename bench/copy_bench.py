@@ -11,8 +11,6 @@ p50/p99 latency with no trigger, with the capture trigger, and during a throttle
 from __future__ import annotations
 
 import argparse
-import shutil
-import subprocess
 import sys
 import threading
 import time
@@ -24,27 +22,20 @@ from bluegreen.core.copy import CopyOptions
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import LatencyProbe, fresh_database, make_table, median  # noqa: E402
+from bench.common import (  # noqa: E402
+    LatencyProbe,
+    floor_seconds,
+    fresh_database,
+    make_table,
+    median,
+    pg_repack_seconds,
+)
 from bluegreen import commands  # noqa: E402
 from bluegreen.core.pace import ThrottleSettings  # noqa: E402
 from bluegreen.engines.postgresql.copy import Copier  # noqa: E402
 from bluegreen.errors import CopyCancelled  # noqa: E402
 
 ALTER = "ALTER TABLE t ALTER COLUMN amount TYPE bigint"
-
-
-def floor_seconds(conn: psycopg.Connection) -> float:
-    """The same copy done by the server alone, in one go."""
-    conn.execute("DROP TABLE IF EXISTS t_floor")
-    started = time.perf_counter()
-    conn.execute("CREATE TABLE t_floor (LIKE t INCLUDING DEFAULTS INCLUDING CONSTRAINTS)")
-    conn.execute("ALTER TABLE t_floor ALTER COLUMN amount TYPE bigint")
-    conn.execute("INSERT INTO t_floor SELECT id, account, email, amount::bigint, created FROM t")
-    conn.execute("ALTER TABLE t_floor ADD PRIMARY KEY (id)")
-    conn.execute("CREATE INDEX t_floor_account_idx ON t_floor (account)")
-    seconds = time.perf_counter() - started
-    conn.execute("DROP TABLE t_floor")
-    return seconds
 
 
 def bluegreen_seconds(url: str, workers: int) -> float:
@@ -54,22 +45,6 @@ def bluegreen_seconds(url: str, workers: int) -> float:
     assert result.record.state == "synced"
     commands.abort(url, "t")
     return seconds
-
-
-def pg_repack_seconds(url: str, conn: psycopg.Connection) -> float | None:
-    if shutil.which("pg_repack") is None:
-        return None
-    try:
-        conn.execute("CREATE EXTENSION IF NOT EXISTS pg_repack")
-    except psycopg.Error:
-        return None
-    started = time.perf_counter()
-    done = subprocess.run(["pg_repack", "--no-order", "-t", "t", "-d", url.rsplit("/", 1)[1],
-                           "-h", "127.0.0.1", "-U", "postgres"], capture_output=True, text=True)
-    if done.returncode != 0:
-        print(f"  pg_repack failed: {done.stderr.strip()[:200]}")
-        return None
-    return time.perf_counter() - started
 
 
 def _swallow(run) -> None:
@@ -132,7 +107,7 @@ def main() -> None:
         for _ in range(args.repeat):
             floor = floor_seconds(conn)
             mine = bluegreen_seconds(url, args.workers)
-            repack = pg_repack_seconds(url, conn)
+            repack = pg_repack_seconds(url, conn, "t")
             floors.append(floor)
             ours.append(mine)
             ratios.append(mine / floor)
