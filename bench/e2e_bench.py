@@ -14,8 +14,8 @@ Part 2: pgbench (scale 10, 4 clients, 2 threads, the TPC-B-like script) with no 
 during an unthrottled copy of ``pgbench_accounts`` (the table it writes to), during a copy at
 25,000 rows/s, with only the capture trigger installed, and while ``copy --follow`` keeps a
 synced shadow up to date. TPS is read from pgbench's per-second progress, only over the
-seconds the condition held, and reported as a share of the no-migration TPS measured in the
-same repetition.
+seconds the condition held, and reported as a share of a no-migration run made just before
+that condition (a paired ratio: the machine's load drifts over minutes).
 
 Figures are medians over ``--repeat`` repetitions; ratios, not absolute times, are what
 compare across runs on a shared machine.
@@ -141,8 +141,11 @@ class Pgbench:
         self._reader.join(timeout=5)
 
     def tps(self, start: float = 0.0, end: float = float("inf")) -> float:
+        """The median TPS of the progress seconds that lie inside [start, end]; of those
+        that overlap it when none lies inside (an unthrottled copy lasts about 2 s)."""
         inside = [tps for at, tps in self.points if at - 1 >= start and at <= end]
-        return median(inside) if inside else float("nan")
+        overlap = [tps for at, tps in self.points if at > start and at - 1 < end]
+        return median(inside or overlap) if inside or overlap else float("nan")
 
 
 def _state(url: str) -> str | None:
@@ -194,7 +197,7 @@ def _during(url: str, database: str, seconds: int, *extra: str,
     end = bench.now()
     bench.wait()
     _stop(url, copy)
-    return bench.tps(start + 1, end)
+    return bench.tps(start, end)
 
 
 def part_two(url: str, database: str, seconds: int, repeat: int) -> None:
@@ -206,19 +209,25 @@ def part_two(url: str, database: str, seconds: int, repeat: int) -> None:
     def note(label: str, tps: float, base: float) -> None:
         rows.setdefault(label, []).append(tps / base)
 
+    conditions = [
+        ("during an unthrottled copy", lambda: _during(url, database, seconds)),
+        ("during a copy at 25,000 rows/s",
+         lambda: _during(url, database, seconds, "--max-rows-per-second", "25000")),
+        ("capture trigger alone (copy held at 1 row/s)",
+         lambda: _during(url, database, seconds, "--max-rows-per-second", "1",
+                         "--chunk-size", "100")),
+        ("under copy --follow (synced shadow kept in sync)",
+         lambda: _during(url, database, seconds, until_synced=True)),
+    ]
     for _ in range(repeat):
-        bench = Pgbench(database, seconds)
-        bench.wait()
-        base = bench.tps(1, seconds)
-        rows.setdefault("no migration (TPS)", []).append(base)
-        note("during an unthrottled copy", _during(url, database, seconds), base)
-        note("during a copy at 25,000 rows/s",
-             _during(url, database, seconds, "--max-rows-per-second", "25000"), base)
-        note("capture trigger alone (copy held at 1 row/s)",
-             _during(url, database, seconds, "--max-rows-per-second", "1",
-                     "--chunk-size", "100"), base)
-        note("under copy --follow (synced shadow kept in sync)",
-             _during(url, database, seconds, until_synced=True), base)
+        for label, condition in conditions:
+            # Each condition against a no-migration run just before it: the machine's
+            # load drifts over minutes, and a paired ratio cancels most of the drift.
+            bench = Pgbench(database, seconds)
+            bench.wait()
+            base = bench.tps(1, seconds)
+            rows.setdefault("no migration (TPS)", []).append(base)
+            note(label, condition(), base)
     print(f"\npgbench scale 10, 4 clients, 2 threads, {seconds} s per condition, "
           f"median of {repeat}")
     for label, values in rows.items():
