@@ -33,6 +33,7 @@ def read_statements(paths: Sequence[str | Path], *, from_rev: str | None = None,
     ``single_transaction`` (psql --single-transaction, Flyway, golang-migrate...) or a goose
     or dbmate header says its tool runs it in one transaction. A path ``-`` is SQL given as
     ``stdin_text`` (named ``stdin`` in the plan)."""
+    from bluegreen.core.apply.revisions import read_text
     from bluegreen.planner.sources import alembic as alembic_source
     from bluegreen.planner.sources.sql import migration_file, parse_sql
 
@@ -57,7 +58,7 @@ def read_statements(paths: Sequence[str | Path], *, from_rev: str | None = None,
         elif path.suffix == ".py":
             statements += _revision_statements(path)
         else:
-            text, tool_transaction = migration_file(_sql_text(_read_text(path), sqlite))
+            text, tool_transaction = migration_file(_sql_text(read_text(path), sqlite))
             statements += parse_sql(text, str(raw),
                                     in_transaction=single_transaction or bool(tool_transaction))
     return statements
@@ -67,12 +68,6 @@ def _sql_text(text: str, sqlite: bool) -> str:
     from bluegreen.core.apply.sqltext import sqlite_text
 
     return sqlite_text(text) if sqlite else text
-
-
-def _read_text(path: Path) -> str:
-    from bluegreen.core.apply.revisions import read_text
-
-    return read_text(path)
 
 
 def _revision_statements(path: Path) -> list[ops.Statement]:
@@ -87,11 +82,13 @@ def _revision_statements(path: Path) -> list[ops.Statement]:
 
 def load_schema_file(path: str | Path, *, sqlite: bool = False) -> Schema:
     """The schema described by a DDL file such as ``pg_dump --schema-only`` output."""
+    from bluegreen.core.apply.revisions import read_text
+
     file = Path(path)
     if not file.is_file():
         raise BadOption(f"--schema {path}: no such file; pass a DDL file such as "
                         "`pg_dump --schema-only` output")
-    return schema_from_sql(_sql_text(_read_text(file), sqlite), str(path),
+    return schema_from_sql(_sql_text(read_text(file), sqlite), str(path),
                            description=f"--schema {path}")
 
 

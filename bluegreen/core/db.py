@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
+from datetime import datetime
 from typing import Any, Protocol
 
 
@@ -41,8 +42,6 @@ class Db(Protocol):
 
 def record_dict(record: Any) -> dict[str, Any]:
     """A record dataclass as JSON-ready data: its fields, datetimes in ISO 8601."""
-    from datetime import datetime
-
     return {key: value.isoformat() if isinstance(value, datetime) else value
             for key, value in record.__dict__.items()}
 

@@ -51,7 +51,12 @@ def open(url: str, application: str = "bluegreen") -> Engine:  # noqa: A001
 
 def init_state(url: str) -> tuple[str | None, str]:
     """Create or upgrade bluegreen's state tables; returns (revision before, after)."""
+    from bluegreen.core.state import STATE_HEAD
+
     _, module = _module(url)
+    current = module.state_revision(url)
+    if current == STATE_HEAD:  # up to date: nothing for Alembic to do, so do not load it
+        return current, current
     return module.init_state(url)
 
 

@@ -228,15 +228,14 @@ class PostgresEngine:
         return schema, version
 
 
+def state_revision(url: str) -> str | None:
+    """The revision of bluegreen's state tables in the database, or None."""
+    with urls.pg_connect(url, "bluegreen-init") as conn:
+        return pg_state.PgDb(conn).state_revision()
+
+
 def init_state(url: str) -> tuple[str | None, str]:
     """Create or upgrade bluegreen's state tables (schema ``bluegreen``)."""
-    from bluegreen.core.state import STATE_HEAD
-
-    with urls.pg_connect(url, "bluegreen-init") as conn:
-        current = pg_state.PgDb(conn).state_revision()
-    if current == STATE_HEAD:  # up to date: nothing for Alembic to do, so do not load it
-        return current, current
-
     import sqlalchemy as sa
 
     from bluegreen.core import state_schema

@@ -23,7 +23,7 @@ from bluegreen.engines import urls as dialects
 from bluegreen.engines.base import alembic_heads, alembic_stamp
 from bluegreen.engines.sqlite import state as sqlite_state
 from bluegreen.engines.sqlite.catalog import q
-from bluegreen.errors import ApplyBusy, LockBusy, StepFailed
+from bluegreen.errors import ApplyBusy, StepFailed
 from bluegreen.planner.model import Batch, Target
 from bluegreen.planner.schema import Schema
 
@@ -100,9 +100,7 @@ class SqliteApply:
         try:
             with sqlite_state.write_transaction(self.conn, lock_timeout_ms):
                 yield
-        except sqlite3.Error as error:
-            if sqlite_state.busy(error):
-                raise LockBusy() from None
+        except sqlite3.Error as error:  # a busy write lock is LockBusy already
             raise StepFailed(str(error)) from None
 
     def execute(self, statement: str, params: Sequence[Any] = ()) -> int:

@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from bluegreen.core import naming
+from bluegreen.engines.sqlite.state import DEFAULT_BUSY_TIMEOUT_MS
 from bluegreen.errors import BadUrl, BluegreenError, TableRefused
 
 
@@ -35,7 +36,7 @@ def connect(url: str, *, create: bool = False) -> sqlite3.Connection:
                              "--database-url (sqlite:///relative/path.db or "
                              "sqlite:////absolute/path.db)")
     conn = sqlite3.connect(path, isolation_level=None, timeout=30, check_same_thread=False)
-    conn.execute("PRAGMA busy_timeout=30000")
+    conn.execute(f"PRAGMA busy_timeout={DEFAULT_BUSY_TIMEOUT_MS}")
     try:
         # WAL lets the app read while bluegreen writes. Switching needs the database to
         # itself, so `init` does it while things are quiet; here it is only a best effort.

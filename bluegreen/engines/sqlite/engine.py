@@ -155,16 +155,19 @@ class SqliteEngine:
         return introspect(self.conn, f"the database at {urls.redact(self.url)}"), None
 
 
+def state_revision(url: str) -> str | None:
+    """The revision of bluegreen's state tables in the database, or None (refuses
+    :memory: and missing files; turns on WAL)."""
+    conn = connect(url)
+    try:
+        return sqlite_state.SqliteDb(conn).state_revision()
+    finally:
+        conn.close()
+
+
 def init_state(url: str) -> tuple[str | None, str]:
     """Create or upgrade bluegreen's state tables (``bluegreen_*``)."""
     from bluegreen.core import state_schema
-    from bluegreen.core.state import STATE_HEAD
 
-    conn = connect(url)  # refuses :memory: and missing files; turns on WAL
-    try:
-        current = sqlite_state.SqliteDb(conn).state_revision()
-    finally:
-        conn.close()
-    if current == STATE_HEAD:  # up to date: nothing for Alembic to do, so do not load it
-        return current, current
+    connect(url).close()  # refuses :memory: and missing files; turns on WAL
     return state_schema.upgrade(urls.sqlalchemy_url(url), sqlite_state.prepare_state_schema)
