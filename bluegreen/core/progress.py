@@ -32,3 +32,13 @@ class Meter:
     @staticmethod
     def eta(rows: int, total: int | None, rate: float) -> float | None:
         return max(total - rows, 0) / rate if total and rate > 0 else None
+
+
+def size_text(size_bytes: float) -> str:
+    """A byte count for people: "740 kB", "12.3 MB", "4.21 GB" (decimal units, as df -H)."""
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if size_bytes >= scale:
+            value = size_bytes / scale
+            digits = 2 if value < 10 else 1 if value < 100 else 0
+            return f"{value:.{digits}f} {unit}"
+    return f"{int(size_bytes)} bytes"

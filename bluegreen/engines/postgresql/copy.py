@@ -37,7 +37,7 @@ from bluegreen.core.backfill import (
 )
 from bluegreen.core.copy import CopyOptions
 from bluegreen.core.pace import ChunkSizer, TokenBucket
-from bluegreen.core.progress import Meter
+from bluegreen.core.progress import Meter, size_text
 from bluegreen.core.retry import DEFAULT_BACKOFF
 from bluegreen.core.state import MigrationRecord, MigrationStore
 from bluegreen.engines import urls as dialects
@@ -285,13 +285,13 @@ class Copier:
                 free = None
         if free is not None and free < live.size_bytes * 2:
             raise TableRefused(
-                f"{live.ref.key} takes {live.size_bytes / 1e9:.2f} GB and the shadow needs "
-                f"as much again plus its indexes, but only {free / 1e9:.2f} GB are free; "
+                f"{live.ref.key} takes {size_text(live.size_bytes)} and the shadow needs as "
+                f"much again plus its indexes, but only {size_text(free)} are free; "
                 "free disk space first")
         if free is None:
             self.warnings.append("free disk space unknown (the server is not on this machine, "
                                  "or this role cannot read data_directory): the shadow needs "
-                                 f"about {live.size_bytes / 1e9:.2f} GB plus its indexes")
+                                 f"about {size_text(live.size_bytes)} plus its indexes")
         for pid, seconds, query in conn.execute(
                 "SELECT pid, EXTRACT(EPOCH FROM now() - xact_start)::int, left(query, 60) "
                 "FROM pg_stat_activity WHERE xact_start < now() - make_interval(secs => %s) "
