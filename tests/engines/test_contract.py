@@ -28,6 +28,7 @@ from bluegreen import commands, engines
 from bluegreen.core.copy import CopyOptions
 from bluegreen.core.pace import ThrottleSettings
 from bluegreen.errors import BluegreenError
+from tests.support.writers import Pausable
 
 ROWS = 3000
 TABLE = """CREATE TABLE items (id integer PRIMARY KEY, name text NOT NULL,
@@ -114,39 +115,26 @@ def db(request) -> Iterator[Db]:
     yield db
 
 
-class Writer(threading.Thread):
+class Writer(Pausable):
     """The app: inserts, updates and deletes in autocommit, recording what committed."""
 
     def __init__(self, db: Db, seed: int = 7) -> None:
-        super().__init__(daemon=True)
+        super().__init__()
         self.db = db
         self.rng = random.Random(seed)
         self.committed: dict[int, tuple | None] = {}
         self.errors: list[str] = []
         self.writes = 0
-        self.go, self.idle, self.done = threading.Event(), threading.Event(), threading.Event()
-        self.go.set()
 
-    def hold(self) -> None:
-        self.go.clear()
-        assert self.idle.wait(15), "the writer did not come to rest"
-
-    def release(self) -> None:
-        self.idle.clear()
-        self.go.set()
-
-    def stop(self) -> None:
-        self.done.set()
-        self.go.set()
-        self.join(15)
+    def hold(self) -> bool:
+        assert super().hold(), "the writer did not come to rest"
+        return True
 
     def run(self) -> None:
         conn = self.db.connect()
         live, next_id = list(range(1, ROWS + 1)), 10_000_000
         while not self.done.is_set():
-            if not self.go.is_set():
-                self.idle.set()
-                self.go.wait(0.05)
+            if self.resting():
                 continue
             roll = self.rng.random()
             try:

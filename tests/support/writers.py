@@ -15,6 +15,40 @@ from collections.abc import Callable
 import psycopg
 
 
+class Pausable(threading.Thread):
+    """A writer the test can bring to rest between checks (``hold``), then ``release``; its
+    loop asks ``resting()`` each turn and skips the turn while held."""
+
+    rest_timeout = 15.0
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.go, self.idle, self.done = threading.Event(), threading.Event(), threading.Event()
+        self.go.set()
+
+    def hold(self) -> bool:
+        """Stop writing; whether the writer came to rest within ``rest_timeout``."""
+        self.go.clear()
+        return self.idle.wait(self.rest_timeout)
+
+    def release(self) -> None:
+        self.idle.clear()
+        self.go.set()
+
+    def stop(self) -> None:
+        self.done.set()
+        self.go.set()
+        self.join(self.rest_timeout)
+
+    def resting(self) -> bool:
+        """In the loop: True while held (after saying so to ``hold``)."""
+        if self.go.is_set():
+            return False
+        self.idle.set()
+        self.go.wait(0.05)
+        return True
+
+
 class Writer(threading.Thread):
     """Runs ``write(conn, rng, committed)`` in a loop until stopped, each call in its own
     autocommit statement; ``committed`` maps id -> row (None once deleted) for rows the

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import random
 import sqlite3
-import threading
 import time
 
 import pytest
@@ -14,6 +13,7 @@ import pytest
 from bluegreen import commands
 from bluegreen.core.copy import CopyOptions
 from bluegreen.errors import BluegreenError
+from tests.support.writers import Pausable
 
 SCHEMA = """
 CREATE TABLE orders (id INTEGER PRIMARY KEY, customer TEXT NOT NULL, amount INTEGER NOT NULL,
@@ -27,36 +27,21 @@ CREATE TABLE refunds (id INTEGER PRIMARY KEY, order_id INTEGER REFERENCES orders
 ALTER = "ALTER TABLE orders ADD COLUMN currency TEXT NOT NULL DEFAULT 'EUR'"
 
 
-class SqliteWriter(threading.Thread):
+class SqliteWriter(Pausable):
+    rest_timeout = 10.0
+
     def __init__(self, path: str, rows: int) -> None:
-        super().__init__(daemon=True)
+        super().__init__()
         self.path, self.rows = path, rows
         self.committed: dict[int, tuple | None] = {}
         self.errors: list[str] = []
         self.writes = 0
-        self.go, self.idle, self.done = threading.Event(), threading.Event(), threading.Event()
-        self.go.set()
-
-    def hold(self) -> None:
-        self.go.clear()
-        self.idle.wait(10)
-
-    def release(self) -> None:
-        self.idle.clear()
-        self.go.set()
-
-    def stop(self) -> None:
-        self.done.set()
-        self.go.set()
-        self.join(10)
 
     def run(self) -> None:
         conn = sqlite3.connect(self.path, isolation_level=None, timeout=30)
         rng, next_id, live = random.Random(3), 1_000_000, list(range(1, self.rows + 1))
         while not self.done.is_set():
-            if not self.go.is_set():
-                self.idle.set()
-                self.go.wait(0.1)
+            if self.resting():
                 continue
             try:
                 roll = rng.random()
