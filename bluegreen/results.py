@@ -33,6 +33,7 @@ class CopyResult:
     warnings: list[str]
     seconds: float
     backlog: int
+    already: bool = False  # the table was already cut over to this change: nothing was done
 
 
 @dataclass
@@ -44,10 +45,12 @@ class SwitchResult:
     statements: list[str]
     warnings: list[str] = field(default_factory=list)
     records: list[MigrationRecord] = field(default_factory=list)
+    already: bool = False  # every table was already switched this way: nothing was done
 
     def to_dict(self) -> dict:
         return {"action": self.action, "tables": self.tables, "lock_ms": self.lock_ms,
                 "attempts": self.attempts, "warnings": self.warnings,
+                "already": self.already,
                 "states": {r.table_name: r.state for r in self.records}}
 
 

@@ -15,6 +15,7 @@ from bluegreen.cli.common import (
     FormatOption,
     LockTimeout,
     Quiet,
+    Retries,
     Verbose,
     Yes,
     require_url,
@@ -63,7 +64,11 @@ def copy(
         help="Synced once the backlog is below this many keys.")] = 1000,
     follow: Annotated[bool, typer.Option(
         "--follow", help="Keep replaying after sync until interrupted or cut over.")] = False,
+    cutover: Annotated[bool, typer.Option(
+        "--cutover", help="Cut over as soon as the shadow is synced: copy and cutover in one "
+                          "command, as a pipeline runs them.")] = False,
     lock_timeout: LockTimeout = config.LOCK_TIMEOUT_MS,
+    retries: Retries = config.RETRIES,
     dry_run: Annotated[bool, typer.Option(
         "--dry-run", help="Print every SQL statement; run none.")] = False,
     output: FormatOption = Format.text,
@@ -72,15 +77,22 @@ def copy(
 ) -> None:
     """Build a shadow table with the new shape and keep it in sync with the live one.
 
-    Killed or interrupted at any point, the same command resumes from its checkpoint.
+    Killed or interrupted at any point, the same command resumes from its checkpoint. With
+    --cutover it then cuts over, as `bluegreen cutover TABLE` would.
     """
     from bluegreen.core.copy import CopyOptions
     from bluegreen.core.pace import ThrottleSettings
 
     url = require_url(database_url)
+    if cutover and follow:
+        raise BadOption("--cutover and --follow do not go together: --follow keeps the shadow "
+                        "in sync until you cut over; drop one of them")
     if dry_run:
         if alter is None:
             raise BadOption("--dry-run needs --alter")
+        if cutover:
+            raise BadOption("--dry-run prints the copy's SQL only; drop --cutover, and run "
+                            f"`bluegreen cutover {table} --dry-run` once the copy is synced")
         render.sql_list(commands.copy_dry_run(url, table, alter), output is Format.json)
         return
     options = CopyOptions(
@@ -91,7 +103,12 @@ def copy(
     with render.CopyDisplay(json_lines=output is Format.json) as display:
         result = commands.copy(url, table, alter, options, on_progress=display.progress,
                                on_event=display.event)
-    render.copy_done(result, output is Format.json)
+    as_json = output is Format.json
+    render.copy_done(result, as_json, cutover_next=cutover)
+    if cutover and not result.already:
+        switched = commands.cutover(url, [table], lock_timeout_ms=lock_timeout, retries=retries,
+                                    on_event=render.event_line)
+        render.switch_result(switched, as_json, json_line=True)
 
 
 def verify(

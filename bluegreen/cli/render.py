@@ -360,19 +360,25 @@ class CopyDisplay:
                 self.console.print(Text(message))
 
 
-def copy_done(result, as_json: bool) -> None:
+def copy_done(result, as_json: bool, *, cutover_next: bool = False) -> None:
+    """The copy's outcome; ``cutover_next``: the same command cuts over next (--cutover)."""
     record = result.record
     if as_json:
         write_json_line({"event": "done", "resumed": result.resumed, "seconds": result.seconds,
                          "backlog": result.backlog, "warnings": result.warnings,
-                         "migration": record.to_dict()})
+                         "already": result.already, "migration": record.to_dict()})
         return
     for message in result.warnings:
         warning(message)
-    line(f"{record.table_name}: {record.state}; {plural(record.rows_copied, 'row')} copied, "
+    name = record.table_name
+    if result.already:
+        line(f"{name}: already cut over to this change; nothing to copy. Next, once blue is "
+             f"retired: bluegreen finish {name}")
+        return
+    next_step = "Cutting over now." if cutover_next else f"Next: bluegreen cutover {name}"
+    line(f"{name}: {record.state}; {plural(record.rows_copied, 'row')} copied, "
          f"{plural(record.rows_replayed, 'captured change')} replayed, backlog "
-         f"{result.backlog:,} ({result.seconds:.1f}s). Next: bluegreen cutover "
-         f"{record.table_name}")
+         f"{result.backlog:,} ({result.seconds:.1f}s). {next_step}")
 
 
 def status_table(rows, clear: bool = False) -> None:
@@ -421,13 +427,20 @@ def verify_result(result, as_json: bool) -> None:
         line(f"re-synced {plural(result.repaired_keys, 'key')} from the live table")
 
 
-def switch_result(result, as_json: bool) -> None:
+def switch_result(result, as_json: bool, *, json_line: bool = False) -> None:
+    """A cutover's or rollback's outcome; ``json_line``: one JSON line, after a copy's."""
     if as_json:
-        write_json(result.to_dict())
+        if json_line:
+            write_json_line({"event": result.action, **result.to_dict()})
+        else:
+            write_json(result.to_dict())
         return
     for message in result.warnings:
         warning(message)
     verb = {"cutover": "cut over", "rollback": "rolled back"}[result.action]
+    if result.already:
+        line(f"{', '.join(result.tables)}: already {verb}; nothing to do")
+        return
     line(f"{', '.join(result.tables)}: {verb}; writes were blocked for "
          f"{result.lock_ms:.1f} ms ({plural(result.attempts, 'attempt')})")
 

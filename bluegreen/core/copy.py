@@ -38,6 +38,11 @@ def run_copy(engine: Any, alter_sql: str | None, options: CopyOptions,
     started = time.monotonic()
     store, key = engine.store, engine.key
     record = store.active(key)
+    if record is not None and record.state == "cut_over" and (
+            alter_sql is None or alter_sql.strip() == record.alter_sql):
+        # A pipeline running the step again after its cutover: nothing to do.
+        return CopyResult(record=record, resumed=True, warnings=[], seconds=0.0, backlog=0,
+                          already=True)
     resumed = record is not None
     engine.inspect()
     if record is None:

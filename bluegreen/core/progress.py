@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import time
+
+_BUILT = re.compile(
+    r"\b(?P<kind>(?:UNIQUE\s+)?INDEX|CONSTRAINT)(?:\s+IF\s+NOT\s+EXISTS)?\s+"
+    r"(?P<name>\"(?:[^\"]|\"\")+\"|[\w$]+)", re.IGNORECASE)
 
 
 class Meter:
@@ -42,3 +47,14 @@ def size_text(size_bytes: float) -> str:
             digits = 2 if value < 10 else 1 if value < 100 else 0
             return f"{value:.{digits}f} {unit}"
     return f"{int(size_bytes)} bytes"
+
+
+def building_note(statement: str) -> str:
+    """What a statement of the index phase builds, in a few words ("building: index x"):
+    the statement itself is long (a guarded DO block) and is shown whole by --dry-run. One
+    the pattern does not know is shown whole, on one line, never cut."""
+    match = _BUILT.search(statement)
+    if match is None:
+        return "building: " + " ".join(statement.split())
+    kind = "unique index" if match["kind"].upper().startswith("UNIQUE") else match["kind"]
+    return f"building: {kind.lower()} {match['name']}"

@@ -157,7 +157,27 @@ def switch(engine: Any, tables: list[str], action: str, *, accept_loss: bool = F
         done = _finish_pending(switcher, tables)
         if done is not None:
             return done
+    if not dry_run:
+        done = _already_done(switcher, tables, action)
+        if done is not None:
+            return done
     return run_switch(switcher, tables, action, dry_run=dry_run, **options)
+
+
+_DONE = {"cutover": "cut_over", "rollback": "rolled_back"}
+
+
+def _already_done(engine: SwitchEngine, tables: list[str], action: str) -> SwitchResult | None:
+    """Every table named already switched this way (a pipeline running the step again):
+    nothing to do, and said so. A mix of states goes on to the usual refusal."""
+    state = _DONE[action]
+    store = engine.store
+    records = [store.active(engine.table_key(t)) for t in tables]
+    if not records or any(r is None or r.state != state for r in records):
+        return None
+    names = [r.table_name for r in records if r]
+    return SwitchResult(names, action, 0.0, 0, [], [], [r for r in records if r],
+                        already=True)
 
 
 def _finish_pending(engine: SwitchEngine, tables: list[str]) -> SwitchResult | None:

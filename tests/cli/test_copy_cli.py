@@ -95,9 +95,12 @@ def test_cutover_rollback_finish_from_the_command_line(bg, pg):
     assert back.returncode == 0 and "rolled back" in back.stdout and "ms" in back.stdout
     again = bluegreen("cutover", "items", "--yes", env_url=bg)
     assert again.returncode == 0
-    wrong = bluegreen("cutover", "items", "--yes", env_url=bg)
-    assert wrong.returncode == 2 and "needs synced or rolled_back" in wrong.stderr
-    assert "Traceback" not in wrong.stderr
+    # A pipeline running the step again: nothing to do, and exit 0.
+    twice = bluegreen("cutover", "items", "--yes", "--format", "json", env_url=bg)
+    assert twice.returncode == 0, twice.stderr
+    assert json.loads(twice.stdout)["already"] is True
+    assert bluegreen("cutover", "items", "--yes", env_url=bg).stdout == (
+        "items: already cut over; nothing to do\n")
     finish = bluegreen("finish", "items", "--yes", env_url=bg)
     assert finish.returncode == 0 and "finished" in finish.stdout
 
@@ -143,3 +146,48 @@ def test_a_lost_connection_is_one_line_and_the_rerun_resumes(bg, pg):
     assert rerun.returncode == 0, rerun.stderr
     assert json.loads(bluegreen("status", "items", "--format", "json", env_url=bg).stdout
                       )["migrations"][0]["rows_copied"] == 20_000
+
+
+def test_copy_with_cutover_is_one_command_and_loses_no_write(bg, pg):
+    """copy --cutover: copy, sync and cut over in one process, while the app writes; run
+    again, it changes nothing."""
+    from tests.support.items import expected_rows, item_writers, live_rows
+    seeds = seed_items(pg, 5000)
+    writers = item_writers(bg, seeds, count=2)
+    for writer in writers:
+        writer.start()
+    try:
+        done = bluegreen("copy", "items", "--alter", ALTER, "--cutover", "--chunk-size", "500",
+                         "--format", "json", env_url=bg)
+    finally:
+        for writer in writers:
+            writer.stop()
+    assert done.returncode == 0, done.stderr
+    events = [json.loads(line) for line in done.stdout.splitlines()]
+    copied = next(e for e in events if e["event"] == "done")
+    assert copied["migration"]["state"] == "synced" and copied["already"] is False
+    assert events[-1]["event"] == "cutover" and events[-1]["states"] == {"items": "cut_over"}
+    assert pg.execute("SELECT data_type FROM information_schema.columns WHERE table_name = "
+                      "'items' AND column_name = 'a'").fetchone()[0] == "bigint"
+    assert live_rows(pg) == expected_rows(seeds, writers)
+    assert sum(w.writes for w in writers) > 50
+
+    again = bluegreen("copy", "items", "--alter", ALTER, "--cutover", env_url=bg)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.startswith("items: already cut over to this change; nothing to copy")
+    assert live_rows(pg) == expected_rows(seeds, writers)
+    other = bluegreen("copy", "items", "--alter", "ALTER TABLE items ADD COLUMN z text",
+                      "--cutover", env_url=bg)
+    assert other.returncode == 2 and "cut_over" in other.stderr
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--follow"], "--cutover and --follow do not go together"),
+    (["--dry-run"], "bluegreen cutover items --dry-run"),
+])
+def test_copy_with_cutover_refuses_what_does_not_fit(bg, pg, extra, message):
+    seed_items(pg, 10)
+    refused = bluegreen("copy", "items", "--alter", ALTER, "--cutover", *extra, env_url=bg)
+    assert refused.returncode == 2 and message in refused.stderr, refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1
+    assert pg.execute("SELECT count(*) FROM bluegreen.migrations").fetchone()[0] == 0

@@ -14,7 +14,7 @@ from contextlib import AbstractContextManager, nullcontext
 from bluegreen.core import naming
 from bluegreen.core.backfill import Range, Walk, add_checkpoint, backfill, checkpoints
 from bluegreen.core.pace import ChunkSizer
-from bluegreen.core.progress import Meter
+from bluegreen.core.progress import Meter, building_note
 from bluegreen.core.state import MigrationRecord, MigrationStore
 from bluegreen.engines.sqlite import state as sqlite_state
 from bluegreen.engines.sqlite import throttle as sqlite_throttle
@@ -188,7 +188,7 @@ class _SqliteWork:
             shadow_index = shadow_index.replace("CREATE INDEX", "CREATE INDEX IF NOT EXISTS",
                                                 1).replace(
                 "CREATE UNIQUE INDEX", "CREATE UNIQUE INDEX IF NOT EXISTS", 1)
-            self.copier.on_event(f"building: {shadow_index[:100]}")
+            self.copier.on_event(building_note(shadow_index))
             self.conn.execute(shadow_index)
         self.phase = "replay"
 
