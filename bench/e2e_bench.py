@@ -8,7 +8,8 @@ Part 1, at each row count, in one run, each repetition on a freshly built table:
 * the floor: CREATE TABLE + INSERT ... SELECT + index builds, the server alone;
 * pg_repack of the same table, where installed (``bench/setup.sh`` installs it);
 * bluegreen end to end as a user runs it: ``bluegreen init``, ``bluegreen copy t --alter
-  ...`` and ``bluegreen cutover t -y``, three processes, start-up included.
+  ...`` and ``bluegreen cutover t -y``, three processes, start-up included; and ``bluegreen
+  init`` + ``bluegreen copy t --alter ... --cutover``, two processes.
 
 Part 2: pgbench (scale 10, 4 clients, 2 threads, the TPC-B-like script) with no migration,
 during an unthrottled copy of ``pgbench_accounts`` (the table it writes to), during a copy at
@@ -61,11 +62,16 @@ def run_bluegreen(url: str, *args: str) -> subprocess.CompletedProcess:
     return done
 
 
-def end_to_end(url: str) -> dict[str, float]:
-    """init + copy + cutover, each its own process, as a pipeline runs them."""
+STEPS = (("init", ("init",)), ("copy", ("copy", "t", "--alter", ALTER)),
+         ("cutover", ("cutover", "t", "-y")))
+ONE_STEP = (("init", ("init",)), ("copy --cutover", ("copy", "t", "--alter", ALTER, "--cutover")))
+
+
+def end_to_end(url: str, steps=STEPS) -> dict[str, float]:
+    """The steps, each its own process, as a pipeline runs them: init + copy + cutover, or
+    init + copy --cutover."""
     out: dict[str, float] = {}
-    for step, args in (("init", ("init",)), ("copy", ("copy", "t", "--alter", ALTER)),
-                       ("cutover", ("cutover", "t", "-y"))):
+    for step, args in steps:
         started = time.perf_counter()
         run_bluegreen(url, *args)
         out[step] = time.perf_counter() - started
@@ -75,7 +81,7 @@ def end_to_end(url: str) -> dict[str, float]:
 
 
 def part_one(url: str, rows: int, repeat: int) -> None:
-    floors, repacks, totals, steps = [], [], [], []
+    floors, repacks, totals, steps, ones, one_steps = [], [], [], [], [], []
     with psycopg.connect(url, autocommit=True) as conn:
         for _ in range(repeat):
             make_table(conn, "t", rows)
@@ -88,6 +94,10 @@ def part_one(url: str, rows: int, repeat: int) -> None:
             timing = end_to_end(url)
             totals.append(timing["total"])
             steps.append(timing)
+            make_table(conn, "t", rows)
+            timing = end_to_end(url, ONE_STEP)
+            ones.append(timing["total"])
+            one_steps.append(timing)
     floor = median(floors)
     print(f"\n{rows:,} rows (ALTER COLUMN amount TYPE bigint), median of {repeat}")
     print(f"  floor (CREATE + INSERT ... SELECT + indexes)  {floor:7.2f} s   1.00x")
@@ -102,9 +112,15 @@ def part_one(url: str, rows: int, repeat: int) -> None:
     print(f"  bluegreen init + copy + cutover               {median(totals):7.2f} s  "
           f"{median(ratios):5.2f}x   ({parts}; per run: "
           f"{', '.join(f'{r:.2f}x' for r in ratios)})")
+    ratios = [t / f for t, f in zip(ones, floors, strict=True)]
+    parts = ", ".join(f"{name} {median([s[name] for s in one_steps]):.2f} s"
+                      for name in ("init", "copy --cutover"))
+    print(f"  bluegreen init + copy --cutover               {median(ones):7.2f} s  "
+          f"{median(ratios):5.2f}x   ({parts}; per run: "
+          f"{', '.join(f'{r:.2f}x' for r in ratios)})")
     if repacks:
-        print(f"  bluegreen / pg_repack                          "
-              f"{median(totals) / median(repacks):5.2f}x")
+        print(f"  bluegreen / pg_repack: three commands {median(totals) / median(repacks):5.2f}x"
+              f", two commands {median(ones) / median(repacks):5.2f}x")
 
 
 # ---- part 2: pgbench -------------------------------------------------------------------------
