@@ -357,15 +357,17 @@ def finish(database_url: str, tables: list[str], *, lock_timeout_ms: int = 500,
 
 
 def describe(database_url: str, tables: list[str]) -> list:
-    """The active migrations of these tables, for a confirmation prompt."""
+    """The migrations of these tables, for a confirmation prompt: each one's active
+    migration, else its latest when that one finished or was aborted."""
     from bluegreen.errors import NoActiveMigration
 
     with _engine(database_url) as engine:
         out = []
         for table in tables:
             key = engine.table_key(table)
-            record = engine.store.active(key)
-            if record is None:
+            record = engine.store.active(key) or engine.store.latest(key)
+            if record is None or record.state not in ("finished", "aborted") and (
+                    engine.store.active(key) is None):
                 raise NoActiveMigration(key, "start one with `bluegreen copy`")
             out.append(record)
         return out

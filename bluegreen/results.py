@@ -60,12 +60,23 @@ class AbortResult(NamedTuple):
     record: MigrationRecord
     statements: list[str]
 
+    @property
+    def already(self) -> bool:
+        """It was already aborted, and nothing was done (an abort always drops something)."""
+        return not self.statements
+
 
 class FinishResult(NamedTuple):
     """The finished migrations (or, with --dry-run, those that would be) and their SQL."""
 
     records: list[MigrationRecord]
     statements: list[str]
+
+    @property
+    def already(self) -> bool:
+        """They were already finished, and nothing was done (a finish always drops
+        something)."""
+        return not self.statements
 
 
 @dataclass

@@ -141,15 +141,18 @@ def abort(
     """Before cutover: drop the shadow, the capture trigger and the queue."""
     url = require_url(database_url)
     if not dry_run and not yes:
-        _, statements = commands.abort(url, table, dry_run=True)
-        render.sql_list(statements, False)
-        render.confirm(f"Drop the shadow copy of {table} and stop capturing its writes?")
-    record, statements = commands.abort(url, table, dry_run=dry_run,
-                                        lock_timeout_ms=lock_timeout)
+        preview = commands.abort(url, table, dry_run=True)
+        if not preview.already:
+            render.sql_list(preview.statements, False)
+            render.confirm(f"Drop the shadow copy of {table} and stop capturing its writes?")
+    done = commands.abort(url, table, dry_run=dry_run, lock_timeout_ms=lock_timeout)
+    record, statements, already = done.record, done.statements, done.already
     if dry_run:
         render.sql_list(statements, output is Format.json)
     elif output is Format.json:
-        render.write_json(record.to_dict())
+        render.write_json(dict(record.to_dict(), already=already))
+    elif already:
+        render.line(f"{record.table_name}: already aborted; nothing to do")
     else:
         render.line(f"aborted: the shadow, trigger and queue of {record.table_name} are gone; "
                     "the live table is as it was")

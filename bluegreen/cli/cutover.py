@@ -25,10 +25,14 @@ Tables = Annotated[list[str], typer.Argument(
     metavar="TABLE", show_default=False, help="One or more tables, switched together.")]
 
 
-def _confirm(url: str, tables: list[str], what: str, yes: bool) -> None:
+def _confirm(url: str, tables: list[str], what: str, yes: bool, done: str) -> None:
+    """Ask first, unless --yes or every table is already ``done`` (nothing will change)."""
     if yes:
         return
-    for record in commands.describe(url, tables):
+    records = commands.describe(url, tables)
+    if all(r.state == done for r in records):
+        return
+    for record in records:
         render.line(f"  {record.table_name}: {record.state}, {record.alter_sql or '(rebuild)'}")
     render.confirm(what)
 
@@ -54,7 +58,7 @@ def cutover(
                                   reverse_sync=not no_reverse_sync, dry_run=True)
         render.sql_list(result.statements, output is Format.json)
         return
-    _confirm(url, tables, f"Cut over {', '.join(tables)} to the new shape?", yes)
+    _confirm(url, tables, f"Cut over {', '.join(tables)} to the new shape?", yes, "cut_over")
     result = commands.cutover(url, tables, lock_timeout_ms=lock_timeout, retries=retries,
                               reverse_sync=not no_reverse_sync, on_event=render.event_line)
     render.switch_result(result, output is Format.json)
@@ -81,7 +85,8 @@ def rollback(
                                    dry_run=True, accept_loss=accept_loss)
         render.sql_list(result.statements, output is Format.json)
         return
-    _confirm(url, tables, f"Roll {', '.join(tables)} back to the old shape?", yes)
+    _confirm(url, tables, f"Roll {', '.join(tables)} back to the old shape?", yes,
+             "rolled_back")
     result = commands.rollback(url, tables, lock_timeout_ms=lock_timeout, retries=retries,
                                on_event=render.event_line, accept_loss=accept_loss)
     render.switch_result(result, output is Format.json)
@@ -104,11 +109,14 @@ def finish(
                                         dry_run=True)
         render.sql_list(statements, output is Format.json)
         return
-    _confirm(url, tables, f"Drop the old version of {', '.join(tables)} for good?", yes)
-    records, _ = commands.finish(url, tables, lock_timeout_ms=lock_timeout)
+    _confirm(url, tables, f"Drop the old version of {', '.join(tables)} for good?", yes,
+             "finished")
+    done = commands.finish(url, tables, lock_timeout_ms=lock_timeout)
+    records, already = done.records, done.already
     if output is Format.json:
-        render.write_json([r.to_dict() for r in records])
+        render.write_json([dict(r.to_dict(), already=already) for r in records])
     else:
         for record in records:
-            render.line(f"{record.table_name}: finished; the old table, triggers and queue "
-                        "are gone")
+            render.line(f"{record.table_name}: already finished; nothing to do" if already
+                        else f"{record.table_name}: finished; the old table, triggers and "
+                        "queue are gone")

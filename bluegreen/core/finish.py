@@ -12,7 +12,13 @@ from contextlib import AbstractContextManager
 from typing import Any, Protocol, TypeVar
 
 from bluegreen.core.retry import DEFAULT_BACKOFF, Backoff
-from bluegreen.core.state import ACTIVE_STATES, MigrationRecord, MigrationStore, require_active
+from bluegreen.core.state import (
+    ACTIVE_STATES,
+    MigrationRecord,
+    MigrationStore,
+    already_ended,
+    require_active,
+)
 from bluegreen.errors import BluegreenError, LockBusy
 from bluegreen.results import AbortResult, FinishResult
 
@@ -70,6 +76,9 @@ def abort(engine: FinishEngine, table: str, *, dry_run: bool = False,
     A migration whose tables were replaced by someone else can be aborted in any active
     state: then only bluegreen's own objects are dropped."""
     key = engine.table_key(table)
+    ended = already_ended(engine.store, [key], "aborted")
+    if ended is not None:
+        return AbortResult(ended[0], [])
     (record,) = require_active(engine.store, [key], ACTIVE_STATES, "abort",
                                hint="nothing to abort")
     if record.state == "cut_over" and not engine.tables_replaced(record):
@@ -99,6 +108,9 @@ def finish(engine: FinishEngine, tables: list[str], *, dry_run: bool = False,
            backoff: Backoff = DEFAULT_BACKOFF) -> FinishResult:
     """The contract step: drop the old tables, the triggers and the queues of every table
     named, in one transaction."""
+    ended = already_ended(engine.store, [engine.table_key(t) for t in tables], "finished")
+    if ended is not None:
+        return FinishResult(ended, [])
     records = require_active(engine.store, [engine.table_key(t) for t in tables],
                              ("cut_over",), "finish", hint="nothing to finish")
     for record in records:

@@ -227,6 +227,21 @@ class MigrationStore:
                     (record.id,))
 
 
+def already_ended(store: MigrationStore, keys: list[str], state: str
+                  ) -> list[MigrationRecord] | None:
+    """The latest migration of each table when none is active and every one of them ended in
+    ``state`` (finished, aborted): a pipeline running the step again. Else None."""
+    records = []
+    for key in keys:
+        if store.active(key) is not None:
+            return None
+        record = store.latest(key)
+        if record is None or record.state != state:
+            return None
+        records.append(record)
+    return records or None
+
+
 def require_active(store: MigrationStore, keys: list[str], states: Sequence[str], action: str,
                    hint: str = "start one with `bluegreen copy`") -> list[MigrationRecord]:
     """The active migration of each table, refusing a missing one, one in another state, or

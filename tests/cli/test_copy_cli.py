@@ -54,6 +54,8 @@ def test_copy_lifecycle_from_the_command_line(bg, pg):
     assert dry.returncode == 0 and "DROP TRIGGER" in dry.stdout
     aborted = bluegreen("abort", "items", "--yes", env_url=bg)
     assert aborted.returncode == 0 and "aborted" in aborted.stdout
+    again = bluegreen("abort", "items", env_url=bg)  # nothing to confirm: nothing changes
+    assert again.returncode == 0 and again.stdout == "items: already aborted; nothing to do\n"
 
 
 def test_copy_dry_run_prints_sql(bg, pg):
@@ -103,6 +105,12 @@ def test_cutover_rollback_finish_from_the_command_line(bg, pg):
         "items: already cut over; nothing to do\n")
     finish = bluegreen("finish", "items", "--yes", env_url=bg)
     assert finish.returncode == 0 and "finished" in finish.stdout
+    # Run again (no --yes, no terminal: nothing to confirm since nothing will change).
+    again = bluegreen("finish", "items", env_url=bg)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout == "items: already finished; nothing to do\n"
+    data = json.loads(bluegreen("finish", "items", "-y", "--format", "json", env_url=bg).stdout)
+    assert data[0]["already"] is True and data[0]["state"] == "finished"
 
 
 def test_libpq_socket_and_sqlalchemy_urls(bg, pg):

@@ -226,8 +226,11 @@ def test_commands_run_twice_change_nothing_the_second_time(db: Db):
     assert "note" not in _columns(db)
     commands.cutover(db.url, ["items"])
     commands.finish(db.url, ["items"])
-    with pytest.raises(BluegreenError):
-        commands.finish(db.url, ["items"])
+    again = commands.finish(db.url, ["items"])
+    assert again.already and again.statements == []
+    assert [r.state for r in again.records] == ["finished"]
+    with pytest.raises(BluegreenError, match="no active"):  # a new copy is needed first
+        commands.cutover(db.url, ["items"])
     assert db.rows() == {i: (f"n{i}", i % 100) for i in range(1, ROWS + 1)}
 
 
@@ -271,8 +274,10 @@ def test_abort_mid_copy_removes_everything_and_a_second_abort_changes_nothing(db
     thread.join(30)
     assert not thread.is_alive()
     assert _leftovers(db) == []
+    again = commands.abort(db.url, "items")  # a pipeline's second abort: nothing to do
+    assert again.already and again.record.state == "aborted"
     with pytest.raises(BluegreenError, match="no active migration|nothing to abort"):
-        commands.abort(db.url, "items")
+        commands.abort(db.url, "never_copied")
     assert db.rows() == {i: (f"n{i}", i % 100) for i in range(1, ROWS + 1)}
 
 
