@@ -1,15 +1,15 @@
 """The planner's vocabulary: light mirrors of the Alembic operation classes it uses (same
 names, same attributes, same meaning), plus the few statements Alembic has no operation
 for. SQL input and Alembic input both become a list of ``Statement``; importing this module
-loads neither Alembic nor SQLAlchemy (``sources/py`` converts Alembic's own ops).
+loads neither Alembic nor SQLAlchemy (``sources/alembic_ops.py`` converts Alembic's ops).
 
 Where Alembic holds SQLAlchemy objects, these hold what the planner reads of them: a column
 type is a ``SqlType`` (None when unknown), a default, a CHECK condition or an index
 expression is its SQL text.
 
-Ops carry PostgreSQL details in their ``kw``, as Alembic's do: ``postgresql_concurrently``
-on index ops (as Alembic itself does), and bluegreen's own ``bluegreen_not_valid`` on
-constraint ops and ``bluegreen_using_index`` on unique/primary key constraints.
+Ops carry PostgreSQL details in their ``kw``: ``postgresql_concurrently`` on index ops (as
+Alembic itself does), and bluegreen's own ``bluegreen_not_valid`` on constraint ops and
+``bluegreen_using_index`` on unique/primary key constraints.
 """
 
 from __future__ import annotations
