@@ -18,8 +18,8 @@ if TYPE_CHECKING:
     from bluegreen.results import StatusRow
 
 # Imports of database libraries (SQLAlchemy, Alembic, psycopg, pglast) live inside the
-# functions: `bluegreen --help` and `import bluegreen.commands` load none of them
-# (tests/cli/test_startup.py checks it).
+# functions: `bluegreen --help` and `import bluegreen.commands` load none of them, and
+# planning SQL loads pglast alone (tests/cli/test_startup.py checks it).
 
 DEFAULT_PG_VERSION = 15  # the planner's default target (see planner.model.TARGETS)
 
@@ -34,7 +34,6 @@ def read_statements(paths: Sequence[str | Path], *, from_rev: str | None = None,
     or dbmate header says its tool runs it in one transaction. A path ``-`` is SQL given as
     ``stdin_text`` (named ``stdin`` in the plan)."""
     from bluegreen.core.apply.revisions import read_text
-    from bluegreen.planner.sources import alembic as alembic_source
     from bluegreen.planner.sources.sql import migration_file, parse_sql
 
     statements: list[ops.Statement] = []
@@ -49,6 +48,8 @@ def read_statements(paths: Sequence[str | Path], *, from_rev: str | None = None,
         if not path.exists():
             raise InputNotFound(str(raw))
         if path.is_dir():
+            from bluegreen.planner.sources import alembic as alembic_source  # Alembic input
+
             files = alembic_source.revision_files(path, from_rev, to_rev)
             if not files:
                 raise BadOption(f"{raw}: no Alembic revisions found; pass a versions "

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from alembic.operations import ops as aops
-
 from bluegreen.errors import TableNotFound
 from bluegreen.planner import ops
 from bluegreen.planner.locks import BLOCKS_WRITES, lock_for, locks_of, strongest
@@ -13,9 +11,9 @@ from bluegreen.planner.schema import Schema
 
 # Operations on a table that must already exist (in the schema or earlier in the migration).
 _NEEDS_TABLE = (
-    aops.AddColumnOp, aops.DropColumnOp, aops.AlterColumnOp, aops.RenameTableOp,
-    aops.CreateIndexOp, aops.CreateForeignKeyOp, aops.CreateCheckConstraintOp,
-    aops.CreateUniqueConstraintOp, aops.CreatePrimaryKeyOp, ops.ValidateConstraintOp,
+    ops.AddColumnOp, ops.DropColumnOp, ops.AlterColumnOp, ops.RenameTableOp,
+    ops.CreateIndexOp, ops.CreateForeignKeyOp, ops.CreateCheckConstraintOp,
+    ops.CreateUniqueConstraintOp, ops.CreatePrimaryKeyOp, ops.ValidateConstraintOp,
     ops.DataChangeOp, ops.RewriteTableOp,
 )
 # Statements that belong to no phase: they run wherever they are needed.
@@ -133,7 +131,7 @@ def compatibility_view(statements: list[ops.Statement], index: int) -> int | Non
     """The index of the statement that creates a view under a renamed table's old name,
     when ``statements[index]`` renames a table and that view comes later in the same file;
     None otherwise."""
-    renames = [op for op in statements[index].ops if isinstance(op, aops.RenameTableOp)]
+    renames = [op for op in statements[index].ops if isinstance(op, ops.RenameTableOp)]
     if not renames:
         return None
     old = renames[0].table_name.lower()

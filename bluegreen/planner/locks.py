@@ -16,9 +16,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from alembic.operations import ops as aops
-from alembic.operations.ops import MigrateOperation
-
 from bluegreen.planner import ops
 
 ACCESS_SHARE = "ACCESS SHARE"
@@ -278,7 +275,7 @@ LOCK_TABLE: tuple[LockRow, ...] = (
 BY_KIND: dict[str, LockRow] = {row.kind: row for row in LOCK_TABLE}
 
 
-def kind_of(op: MigrateOperation) -> str | None:
+def kind_of(op: ops.Operation) -> str | None:
     """The lock-table row of an operation, or None when the table has none for it."""
     from bluegreen.planner.expressions import volatile_functions
     from bluegreen.planner.schema import column_info
@@ -286,7 +283,7 @@ def kind_of(op: MigrateOperation) -> str | None:
     kw = getattr(op, "kw", {}) or {}
     concurrently = bool(kw.get("postgresql_concurrently"))
     not_valid = bool(kw.get("bluegreen_not_valid"))
-    if isinstance(op, aops.AddColumnOp):
+    if isinstance(op, ops.AddColumnOp):
         column = column_info(op.column)
         if column.generated:
             return "add_column_stored_generated"
@@ -298,12 +295,12 @@ def kind_of(op: MigrateOperation) -> str | None:
             return "add_column_check"
         if op.column.primary_key or op.column.info.get("bluegreen_unique") or op.column.unique:
             return "add_column_unique"
-        if op.column.info.get("bluegreen_references") or op.column.foreign_keys:
+        if op.column.info.get("bluegreen_references"):
             return "add_column_references"
         return "add_column_constant_default" if column.default is not None else "add_column"
-    if isinstance(op, aops.DropColumnOp):
+    if isinstance(op, ops.DropColumnOp):
         return "drop_column"
-    if isinstance(op, aops.AlterColumnOp):
+    if isinstance(op, ops.AlterColumnOp):
         if op.modify_name:
             return "rename_column"
         if op.modify_type is not None:
@@ -313,27 +310,27 @@ def kind_of(op: MigrateOperation) -> str | None:
         if op.modify_nullable is True:
             return "drop_not_null"
         return "drop_default" if op.modify_server_default is None else "set_default"
-    if isinstance(op, aops.CreateIndexOp):
+    if isinstance(op, ops.CreateIndexOp):
         if kw.get("bluegreen_only"):
             return "create_index_on_only"
         return "create_index_concurrently" if concurrently else "create_index"
-    if isinstance(op, aops.DropIndexOp):
+    if isinstance(op, ops.DropIndexOp):
         return "drop_index_concurrently" if concurrently else "drop_index"
-    if isinstance(op, aops.CreateForeignKeyOp):
+    if isinstance(op, ops.CreateForeignKeyOp):
         return "add_foreign_key_not_valid" if not_valid else "add_foreign_key"
-    if isinstance(op, aops.CreateCheckConstraintOp):
+    if isinstance(op, ops.CreateCheckConstraintOp):
         return "add_check_not_valid" if not_valid else "add_check"
-    if isinstance(op, (aops.CreateUniqueConstraintOp, aops.CreatePrimaryKeyOp)):
+    if isinstance(op, (ops.CreateUniqueConstraintOp, ops.CreatePrimaryKeyOp)):
         if kw.get("bluegreen_using_index"):
             return "add_unique_using_index"
-        return "add_primary_key" if isinstance(op, aops.CreatePrimaryKeyOp) else "add_unique"
-    if isinstance(op, aops.DropConstraintOp):
+        return "add_primary_key" if isinstance(op, ops.CreatePrimaryKeyOp) else "add_unique"
+    if isinstance(op, ops.DropConstraintOp):
         return "drop_constraint"
     if isinstance(op, ops.ValidateConstraintOp):
         return "validate_check"  # a foreign key adds ROW SHARE on the referenced table
-    if isinstance(op, aops.RenameTableOp):
+    if isinstance(op, ops.RenameTableOp):
         return "rename_table"
-    if isinstance(op, aops.DropTableOp):
+    if isinstance(op, ops.DropTableOp):
         return "drop_table"
     if isinstance(op, ops.DataChangeOp):
         return "truncate" if op.kind == "truncate" else op.kind
@@ -363,7 +360,7 @@ def kind_of(op: MigrateOperation) -> str | None:
     return None
 
 
-def locks_of(op: MigrateOperation) -> dict[str, str]:
+def locks_of(op: ops.Operation) -> dict[str, str]:
     """The table-level locks an operation takes: table name -> mode."""
     if isinstance(op, ops.LockTableOp):
         return {op.table_name: op.mode}
@@ -371,12 +368,10 @@ def locks_of(op: MigrateOperation) -> dict[str, str]:
     if row is None:
         return {}
     names = {"table": ops.table_of(op)}
-    if isinstance(op, aops.CreateForeignKeyOp):
+    if isinstance(op, ops.CreateForeignKeyOp):
         names["referenced"] = op.referent_table
-    if isinstance(op, aops.AddColumnOp):
-        foreign = next(iter(op.column.foreign_keys), None)
-        names["referenced"] = op.column.info.get("bluegreen_references") or (
-            foreign.target_fullname.rsplit(".", 1)[0] if foreign is not None else None)
+    if isinstance(op, ops.AddColumnOp):
+        names["referenced"] = op.column.info.get("bluegreen_references")
     if isinstance(op, ops.PartitionOp):
         names["partition"] = op.partition
     out: dict[str, str] = {}
@@ -387,7 +382,7 @@ def locks_of(op: MigrateOperation) -> dict[str, str]:
     return out
 
 
-def lock_for(op: MigrateOperation) -> str | None:
+def lock_for(op: ops.Operation) -> str | None:
     """The strongest lock an operation takes on the table it changes."""
     if isinstance(op, ops.LockTableOp):
         return op.mode

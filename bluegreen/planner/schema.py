@@ -9,28 +9,9 @@ left behind.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
-
-import sqlalchemy as sa
-from alembic.operations import ops as alembic_ops
-from alembic.operations.ops import MigrateOperation
-from sqlalchemy.dialects import postgresql
-from sqlalchemy.types import NullType, UserDefinedType
 
 from bluegreen.planner import ops
-from bluegreen.planner.types import SqlType, parse_type
-
-
-class RawType(UserDefinedType):
-    """A column type known only by its SQL spelling (from parsed SQL)."""
-
-    cache_ok = True
-
-    def __init__(self, spec: str) -> None:
-        self.spec = spec
-
-    def get_col_spec(self, **kw: Any) -> str:
-        return self.spec
+from bluegreen.planner.types import SqlType
 
 
 def normalize_name(name: str) -> str:
@@ -143,7 +124,7 @@ class Schema:
 
     # ---- applying operations -------------------------------------------------------------
 
-    def apply(self, op: MigrateOperation, *, in_migration: bool) -> None:
+    def apply(self, op: ops.Operation, *, in_migration: bool) -> None:
         handler = getattr(self, "_apply_" + type(op).__name__, None)
         if handler is not None:
             handler(op, in_migration)
@@ -155,7 +136,7 @@ class Schema:
             self.tables[key] = TableInfo(name=key)
         return self.tables[key]
 
-    def _apply_CreateTableOp(self, op: alembic_ops.CreateTableOp, in_migration: bool) -> None:  # noqa: N802
+    def _apply_CreateTableOp(self, op: ops.CreateTableOp, in_migration: bool) -> None:  # noqa: N802
         key = normalize_name(op.table_name)
         table = TableInfo(name=key, created_in_migration=in_migration,
                           partitioned=bool(op.kw.get("bluegreen_partitioned")))
@@ -164,7 +145,7 @@ class Schema:
         if parent:
             self._table_for(parent).partitions.append(key)
         for item in op.columns:
-            if isinstance(item, sa.Column):
+            if isinstance(item, ops.Column):
                 info = column_info(item)
                 info.added_in_migration = in_migration
                 table.columns[info.name] = info
@@ -172,19 +153,19 @@ class Schema:
                     pk = table.constraints.setdefault(
                         f"{key}_pkey", ConstraintInfo(f"{key}_pkey", "primary"))
                     pk.columns.append(info.name)
-            elif isinstance(item, sa.Constraint):
+            else:
                 self._add_constraint(table, _constraint_info(item, key))
 
-    def _apply_DropTableOp(self, op: alembic_ops.DropTableOp, in_migration: bool) -> None:  # noqa: N802
+    def _apply_DropTableOp(self, op: ops.DropTableOp, in_migration: bool) -> None:  # noqa: N802
         self.tables.pop(normalize_name(op.table_name), None)
 
-    def _apply_RenameTableOp(self, op: alembic_ops.RenameTableOp, in_migration: bool) -> None:  # noqa: N802
+    def _apply_RenameTableOp(self, op: ops.RenameTableOp, in_migration: bool) -> None:  # noqa: N802
         table = self.tables.pop(normalize_name(op.table_name), None)
         if table is not None:
             table.name = normalize_name(op.new_table_name)
             self.tables[table.name] = table
 
-    def _apply_AddColumnOp(self, op: alembic_ops.AddColumnOp, in_migration: bool) -> None:  # noqa: N802
+    def _apply_AddColumnOp(self, op: ops.AddColumnOp, in_migration: bool) -> None:  # noqa: N802
         table = self._table_for(op.table_name)
         info = column_info(op.column)
         info.added_in_migration = in_migration
@@ -193,49 +174,47 @@ class Schema:
             table.constraints[f"{table.name}_pkey"] = ConstraintInfo(
                 f"{table.name}_pkey", "primary", [info.name])
 
-    def _apply_DropColumnOp(self, op: alembic_ops.DropColumnOp, in_migration: bool) -> None:  # noqa: N802
+    def _apply_DropColumnOp(self, op: ops.DropColumnOp, in_migration: bool) -> None:  # noqa: N802
         table = self._table_for(op.table_name)
         column = table.columns.pop(op.column_name.lower(), None)
         if in_migration and not (column and column.added_in_migration):
             table.dropped_in_migration.add(op.column_name.lower())
 
-    def _apply_AlterColumnOp(self, op: alembic_ops.AlterColumnOp, in_migration: bool) -> None:  # noqa: N802
+    def _apply_AlterColumnOp(self, op: ops.AlterColumnOp, in_migration: bool) -> None:  # noqa: N802
         table = self._table_for(op.table_name)
         name = op.column_name.lower()
         column = table.columns.get(name)
         if column is None:
             column = table.columns[name] = ColumnInfo(name=name, type=None)
         if op.modify_type is not None:
-            column.type = type_of(op.modify_type)
+            column.type = None if op.modify_type is ops.UNREADABLE_TYPE else op.modify_type
         if op.modify_nullable is not None:
             column.nullable = op.modify_nullable
         if op.modify_server_default is not False:
-            column.default = default_text(op.modify_server_default)
+            column.default = op.modify_server_default
         if op.modify_name:
             table.columns.pop(name)
             column.name = op.modify_name.lower()
             table.columns[column.name] = column
 
-    def _apply_CreateIndexOp(self, op: alembic_ops.CreateIndexOp, in_migration: bool) -> None:  # noqa: N802
+    def _apply_CreateIndexOp(self, op: ops.CreateIndexOp, in_migration: bool) -> None:  # noqa: N802
         if op.index_name:
             self.indexes[normalize_name(op.index_name)] = IndexInfo(
                 normalize_name(op.index_name), normalize_name(op.table_name),
                 [str(c) for c in op.columns], bool(op.unique))
 
-    def _apply_DropIndexOp(self, op: alembic_ops.DropIndexOp, in_migration: bool) -> None:  # noqa: N802
+    def _apply_DropIndexOp(self, op: ops.DropIndexOp, in_migration: bool) -> None:  # noqa: N802
         self.indexes.pop(normalize_name(op.index_name), None)
 
-    def _apply_AddConstraintOp(self, op: alembic_ops.AddConstraintOp, in_migration: bool) -> None:  # noqa: N802
-        table_name = getattr(op, "table_name", None) or getattr(op, "source_table", None)
-        if not table_name:
-            return
-        table = self._table_for(table_name)
-        self._add_constraint(table, constraint_info_of_op(op))
+    def _add_constraint_op(self, op: ops.AddConstraintOp, in_migration: bool) -> None:
+        if op.table_name:
+            self._add_constraint(self._table_for(op.table_name), constraint_info_of_op(op))
 
-    _apply_CreateCheckConstraintOp = _apply_AddConstraintOp
-    _apply_CreateForeignKeyOp = _apply_AddConstraintOp
-    _apply_CreateUniqueConstraintOp = _apply_AddConstraintOp
-    _apply_CreatePrimaryKeyOp = _apply_AddConstraintOp
+    # A plain AddConstraintOp (an Alembic EXCLUDE constraint) is not recorded.
+    _apply_CreateCheckConstraintOp = _add_constraint_op
+    _apply_CreateForeignKeyOp = _add_constraint_op
+    _apply_CreateUniqueConstraintOp = _add_constraint_op
+    _apply_CreatePrimaryKeyOp = _add_constraint_op
 
     def _add_constraint(self, table: TableInfo, info: ConstraintInfo) -> None:
         table.constraints[info.name] = info
@@ -244,7 +223,7 @@ class Schema:
                 if column in table.columns:
                     table.columns[column].nullable = False
 
-    def _apply_DropConstraintOp(self, op: alembic_ops.DropConstraintOp, in_migration: bool) -> None:  # noqa: N802
+    def _apply_DropConstraintOp(self, op: ops.DropConstraintOp, in_migration: bool) -> None:  # noqa: N802
         table = self.table(op.table_name)
         if table:
             table.constraints.pop(op.constraint_name.lower(), None)
@@ -310,87 +289,47 @@ class Schema:
                 self.indexes.pop(key, None)
 
 
-# ---- SQLAlchemy objects -> planner facts ---------------------------------------------------
+# ---- columns and constraints -> planner facts ------------------------------------------------
 
-_PG_DIALECT = postgresql.dialect()
-
-
-def type_of(type_: Any) -> SqlType | None:
-    if type_ is None:
-        return None
-    if isinstance(type_, type):
-        type_ = type_()
-    if isinstance(type_, RawType):
-        return parse_type(type_.spec)
-    if isinstance(type_, NullType):
-        return None
-    try:
-        return parse_type(type_.compile(dialect=_PG_DIALECT))
-    except Exception:  # a type PostgreSQL cannot render: judge it as unknown
-        return None
-
-
-def default_text(default: Any) -> str | None:
-    if default is None or default is False:
-        return None
-    arg = getattr(default, "arg", default)
-    if isinstance(arg, str):
-        # Alembic's server_default="x" is a string literal.
-        return "'" + arg.replace("'", "''") + "'"
-    if isinstance(arg, sa.sql.elements.TextClause):
-        return arg.text
-    if isinstance(arg, sa.sql.ClauseElement):
-        return str(arg.compile(dialect=_PG_DIALECT, compile_kwargs={"literal_binds": True}))
-    return str(arg)
-
-
-def column_info(column: sa.Column) -> ColumnInfo:
-    sql_type = type_of(column.type)
-    default = default_text(column.server_default)
-    if sql_type is not None and sql_type.serial:
+def column_info(column: ops.Column) -> ColumnInfo:
+    default = column.server_default
+    if column.type is not None and column.type.serial:
         default = default or "nextval(serial)"
     return ColumnInfo(
         name=column.name.lower(),
-        type=sql_type,
-        nullable=bool(column.nullable) and not column.primary_key,
+        type=column.type,
+        nullable=column.nullable and not column.primary_key,
         default=default,
-        generated=column.computed is not None and column.computed.persisted is not False,
-        identity=column.identity is not None,
+        generated=column.computed is not None,
+        identity=column.identity,
     )
 
 
-def _constraint_info(constraint: sa.Constraint, table: str) -> ConstraintInfo:
-    name = (str(constraint.name) if constraint.name else f"{table}_{type(constraint).__name__}")
-    name = name.lower()
-    columns = [c.lower() for c in constraint.info.get("bluegreen_columns", [])]
-    if not columns and isinstance(constraint, sa.sql.schema.ColumnCollectionConstraint):
-        columns = [c.lower() for c in constraint._pending_colargs if isinstance(c, str)]
-    if isinstance(constraint, sa.PrimaryKeyConstraint):
+def _constraint_info(constraint: ops.Constraint, table: str) -> ConstraintInfo:
+    name = (constraint.name or f"{table}_{type(constraint).__name__}").lower()
+    columns = [c.lower() for c in constraint.columns]
+    if isinstance(constraint, ops.PrimaryKeyConstraint):
         return ConstraintInfo(name, "primary", columns)
-    if isinstance(constraint, sa.UniqueConstraint):
+    if isinstance(constraint, ops.UniqueConstraint):
         return ConstraintInfo(name, "unique", columns)
-    if isinstance(constraint, sa.CheckConstraint):
-        return ConstraintInfo(name, "check", columns, expression=str(constraint.sqltext))
-    if isinstance(constraint, sa.ForeignKeyConstraint):
-        referred = constraint.info.get("bluegreen_referred_table")
-        if referred is None and constraint.elements:
-            referred = constraint.elements[0]._colspec.split(".")[0]
-        return ConstraintInfo(name, "foreign", columns, referred_table=referred)
+    if isinstance(constraint, ops.CheckConstraint):
+        return ConstraintInfo(name, "check", columns, expression=constraint.sqltext)
+    if isinstance(constraint, ops.ForeignKeyConstraint):
+        return ConstraintInfo(name, "foreign", columns, referred_table=constraint.referred_table)
     return ConstraintInfo(name, "other", columns)
 
 
-def constraint_info_of_op(op: MigrateOperation) -> ConstraintInfo:
-    name = (getattr(op, "constraint_name", None) or "unnamed").lower()
-    valid = not op.kw.get("bluegreen_not_valid", False) if hasattr(op, "kw") else True
-    if isinstance(op, alembic_ops.CreatePrimaryKeyOp):
+def constraint_info_of_op(op: ops.AddConstraintOp) -> ConstraintInfo:
+    name = (op.constraint_name or "unnamed").lower()
+    valid = not op.kw.get("bluegreen_not_valid", False)
+    if isinstance(op, ops.CreatePrimaryKeyOp):
         return ConstraintInfo(name, "primary", [c.lower() for c in op.columns])
-    if isinstance(op, alembic_ops.CreateUniqueConstraintOp):
+    if isinstance(op, ops.CreateUniqueConstraintOp):
         kind = op.kw.get("bluegreen_kind", "unique")
-        return ConstraintInfo(name, kind, [str(c).lower() for c in op.columns])
-    if isinstance(op, alembic_ops.CreateCheckConstraintOp):
-        return ConstraintInfo(name, "check", [], valid=valid, expression=default_text(
-            sa.text(op.condition) if isinstance(op.condition, str) else op.condition))
-    if isinstance(op, alembic_ops.CreateForeignKeyOp):
+        return ConstraintInfo(name, kind, [c.lower() for c in op.columns])
+    if isinstance(op, ops.CreateCheckConstraintOp):
+        return ConstraintInfo(name, "check", [], valid=valid, expression=op.condition)
+    if isinstance(op, ops.CreateForeignKeyOp):
         return ConstraintInfo(name, "foreign", [c.lower() for c in op.local_cols], valid=valid,
                               referred_table=normalize_name(op.referent_table))
     return ConstraintInfo(name, "other")

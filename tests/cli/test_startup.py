@@ -72,8 +72,21 @@ def test_a_command_loads_what_it_needs(tmp_path):
     (tmp_path / "m.sql").write_text("ALTER TABLE users ADD COLUMN nick text;\n")
     loaded, proc = loaded_after(["plan", str(tmp_path / "m.sql")])
     assert proc.returncode == 0, proc.stderr
-    # plan parses with pglast into Alembic's operation classes; it needs no driver.
-    assert {"pglast", "alembic", "sqlalchemy"} <= set(loaded) and "psycopg" not in loaded
+    # plan parses SQL with pglast into bluegreen's own light ops: no Alembic, no driver.
+    assert loaded == ["pglast"]
+
+
+def test_planning_an_alembic_revision_loads_alembic(tmp_path):
+    revision = tmp_path / "0001_nick.py"
+    revision.write_text(
+        "import sqlalchemy as sa\nfrom alembic import op\n\nrevision = '0001'\n"
+        "down_revision = None\n\n\ndef upgrade():\n"
+        "    op.add_column('users', sa.Column('nick', sa.Text()))\n")
+    loaded, proc = loaded_after(["plan", "--format", "json", str(revision)])
+    assert proc.returncode == 0, proc.stderr
+    assert {"alembic", "sqlalchemy"} <= set(loaded) and "psycopg" not in loaded
+    changes = json.loads(proc.stdout)["changes"]
+    assert [(c["operation"], c["table"]) for c in changes] == [("add_column", "users")]
 
 
 def test_version_matches_the_package(capsys):

@@ -163,3 +163,33 @@ def test_alembic_unique_column_is_judged_like_sql(tmp_path):
     """)
     change = plan([path]).changes[1]
     assert change.blocking and "adding-unique-constraint" in [f.rule for f in change.findings]
+
+
+def test_alembic_ops_become_the_planners_light_ops(tmp_path):
+    """Each recorded op is converted: types as SqlType, defaults and conditions as SQL text
+    (PostgreSQL's, values inline), ops the planner has no class for kept by name."""
+    from bluegreen.planner import ops
+    from bluegreen.planner.types import parse_type
+
+    path = revision(tmp_path, "i1", None, """
+        op.add_column("users", sa.Column("n", sa.Numeric(10, 2), nullable=False,
+                                         server_default="0", unique=True))
+        op.alter_column("users", "age", type_=sa.BigInteger, existing_type=sa.Integer)
+        op.create_check_constraint("ck_age", "users", sa.column("age") > 5)
+        op.create_index("ix_live", "users", ["name"], postgresql_where=sa.text("NOT deleted"))
+        op.create_exclude_constraint("ex_period", "users", ("period", "&&"))
+        op.create_table_comment("users", "people")
+    """)
+    statements = read_statements([path])
+    add, alter, check, index, exclude, comment = (s.ops[0] for s in statements)
+    assert isinstance(add, ops.AddColumnOp) and add.column.type == parse_type("numeric(10,2)")
+    assert add.column.server_default == "'0'" and add.column.unique
+    assert not add.column.nullable
+    assert (alter.modify_type, alter.existing_type) == (parse_type("bigint"), parse_type("int"))
+    assert check.condition == "age > 5"
+    assert index.kw["postgresql_where"] == "NOT deleted"
+    assert type(exclude) is ops.AddConstraintOp and exclude.table_name == "users"
+    assert ops.operation_name(comment) == "create_table_comment"
+    result = plan([path])
+    assert "CHECK (age > 5) NOT VALID" in result.changes[2].steps[0].sql
+    assert result.changes[3].steps[0].sql.endswith("ON users (name) WHERE NOT deleted")

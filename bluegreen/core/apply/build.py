@@ -15,7 +15,6 @@ from __future__ import annotations
 import copy
 from collections.abc import Sequence
 
-from alembic.operations import ops as aops
 from pglast import ast
 from pglast.stream import RawStream
 
@@ -288,7 +287,7 @@ def _dual_write_columns(change: Change, statement: ops.Statement) -> tuple[str, 
     """(table, old column) when the change's steps add a column mirrored from ``old``."""
     if not any(f.rule in _DUAL_WRITE_RULES for f in change.findings):
         return None
-    op = next((o for o in statement.ops if isinstance(o, aops.AlterColumnOp)), None)
+    op = next((o for o in statement.ops if isinstance(o, ops.AlterColumnOp)), None)
     if op is None:
         return None
     return op.table_name, op.column_name.lower()

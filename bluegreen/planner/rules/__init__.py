@@ -19,10 +19,8 @@ from dataclasses import dataclass, field
 from functools import cache
 from types import ModuleType
 
-from alembic.operations.ops import MigrateOperation
-
 from bluegreen.planner.model import Change, Target
-from bluegreen.planner.ops import Statement, sql_of, table_of
+from bluegreen.planner.ops import Operation, Statement, sql_of, table_of
 from bluegreen.planner.schema import ColumnInfo, Schema, TableInfo
 
 
@@ -51,7 +49,7 @@ class Transaction:
 class RuleContext:
     """What a rule sees: one operation, and the schema as the earlier statements left it."""
 
-    op: MigrateOperation
+    op: Operation
     statement: Statement
     schema: Schema
     target: Target

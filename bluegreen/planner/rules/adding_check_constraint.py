@@ -20,23 +20,21 @@ Good (contract phase):
 
 from __future__ import annotations
 
-from alembic.operations import ops as aops
-
-from bluegreen.planner import steps
+from bluegreen.planner import ops, steps
 from bluegreen.planner.model import Phase, Severity, Step, Strategy, Verdict
 
 # SQLite has its own rules for these (sqlite_*.py).
 DIALECTS = ("postgresql",)
-OPERATIONS = (aops.CreateCheckConstraintOp, aops.AddColumnOp)
+OPERATIONS = (ops.CreateCheckConstraintOp, ops.AddColumnOp)
 
 
 def check(ctx) -> Verdict | None:
     op = ctx.op
     if ctx.table_is_new:
         return None
-    if isinstance(op, aops.AddColumnOp):
+    if isinstance(op, ops.AddColumnOp):
         return _inline(ctx)
-    condition = getattr(op.condition, "text", None) or str(op.condition)
+    condition = op.condition
     name = op.constraint_name or steps.object_name(op.table_name, "check")
     t, n = steps.ident(op.table_name), steps.ident(name)
     if op.kw.get("bluegreen_not_valid"):

@@ -21,14 +21,12 @@ Good (contract phase):
 
 from __future__ import annotations
 
-from alembic.operations import ops as aops
-
-from bluegreen.planner import steps
+from bluegreen.planner import ops, steps
 from bluegreen.planner.model import Phase, Severity, Step, Strategy, Verdict
 
 # SQLite has its own rules for these (sqlite_*.py).
 DIALECTS = ("postgresql",)
-OPERATIONS = (aops.CreateForeignKeyOp,)
+OPERATIONS = (ops.CreateForeignKeyOp,)
 
 
 def check(ctx) -> Verdict | None:

@@ -20,15 +20,13 @@ Good:
 
 from __future__ import annotations
 
-from alembic.operations import ops as aops
-
-from bluegreen.planner import steps
+from bluegreen.planner import ops, steps
 from bluegreen.planner.model import Severity, Strategy, Verdict
 from bluegreen.planner.schema import column_info
 
 # SQLite has its own rules for these (sqlite_*.py).
 DIALECTS = ("postgresql",)
-OPERATIONS = (aops.AddColumnOp,)
+OPERATIONS = (ops.AddColumnOp,)
 
 
 def check(ctx) -> Verdict | None:

@@ -18,13 +18,11 @@ Good:
 
 from __future__ import annotations
 
-from alembic.operations import ops as aops
-
-from bluegreen.planner import steps
+from bluegreen.planner import ops, steps
 from bluegreen.planner.model import Phase, Severity, Step, Strategy, Verdict
 from bluegreen.planner.schema import column_info
 
-OPERATIONS = (aops.AddColumnOp,)
+OPERATIONS = (ops.AddColumnOp,)
 
 
 def check(ctx) -> Verdict | None:

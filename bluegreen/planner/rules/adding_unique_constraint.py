@@ -19,24 +19,22 @@ Good (contract phase):
 
 from __future__ import annotations
 
-from alembic.operations import ops as aops
-
-from bluegreen.planner import steps
+from bluegreen.planner import ops, steps
 from bluegreen.planner.model import Phase, Severity, Step, Strategy, Verdict
 from bluegreen.planner.schema import column_info
 
 # SQLite has its own rules for these (sqlite_*.py).
 DIALECTS = ("postgresql",)
-OPERATIONS = (aops.CreateUniqueConstraintOp, aops.CreatePrimaryKeyOp, aops.AddColumnOp)
+OPERATIONS = (ops.CreateUniqueConstraintOp, ops.CreatePrimaryKeyOp, ops.AddColumnOp)
 
 
 def check(ctx) -> Verdict | None:
     op = ctx.op
     if ctx.table_is_new:
         return None
-    if isinstance(op, aops.AddColumnOp):
+    if isinstance(op, ops.AddColumnOp):
         info = column_info(op.column)
-        # SQL sets info["bluegreen_unique"]; Alembic's sa.Column(..., unique=True) sets unique.
+        # SQL sets info["bluegreen_unique"]; an Alembic sa.Column(..., unique=True) sets unique.
         if not (op.column.primary_key or op.column.info.get("bluegreen_unique")
                 or op.column.unique):
             return None
@@ -46,7 +44,7 @@ def check(ctx) -> Verdict | None:
         kind, columns, name = "UNIQUE", [info.name], steps.object_name(
             op.table_name, info.name, "key")
     else:
-        kind = "PRIMARY KEY" if isinstance(op, aops.CreatePrimaryKeyOp) else "UNIQUE"
+        kind = "PRIMARY KEY" if isinstance(op, ops.CreatePrimaryKeyOp) else "UNIQUE"
         if op.kw.get("bluegreen_kind") == "exclude":
             kind = "EXCLUDE"
         columns = [str(c) for c in op.columns]
@@ -77,7 +75,7 @@ def check(ctx) -> Verdict | None:
                              "transaction)",
                  f"CREATE UNIQUE INDEX CONCURRENTLY {steps.ident(index)} "
                  f"ON {steps.ident(table)} ({cols})")]
-    if isinstance(op, aops.AddColumnOp):
+    if isinstance(op, ops.AddColumnOp):
         plan.insert(0, Step("expand", "add the column without the constraint",
                             ctx.statement.sql.replace(" UNIQUE", "").replace(
                                 " PRIMARY KEY", "")))

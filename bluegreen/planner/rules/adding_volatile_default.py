@@ -21,16 +21,14 @@ Good:
 
 from __future__ import annotations
 
-from alembic.operations import ops as aops
-
-from bluegreen.planner import steps
+from bluegreen.planner import ops, steps
 from bluegreen.planner.expressions import volatile_functions
 from bluegreen.planner.model import Severity, Step, Strategy, Verdict
 from bluegreen.planner.schema import column_info
 
 # SQLite has its own rules for these (sqlite_*.py).
 DIALECTS = ("postgresql",)
-OPERATIONS = (aops.AddColumnOp,)
+OPERATIONS = (ops.AddColumnOp,)
 
 
 def check(ctx) -> Verdict | None:

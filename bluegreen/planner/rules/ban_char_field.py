@@ -16,14 +16,13 @@ Good:
 
 from __future__ import annotations
 
-from alembic.operations import ops as aops
-
+from bluegreen.planner import ops
 from bluegreen.planner.model import Severity, Verdict
 from bluegreen.planner.rules._columns import columns_of_type
 
 # SQLite has its own rules for these (sqlite_*.py).
 DIALECTS = ("postgresql",)
-OPERATIONS = (aops.CreateTableOp, aops.AddColumnOp)
+OPERATIONS = (ops.CreateTableOp, ops.AddColumnOp)
 
 
 def check(ctx) -> Verdict | None:

@@ -25,16 +25,13 @@ Good:
 
 from __future__ import annotations
 
-from alembic.operations import ops as aops
-
-from bluegreen.planner import steps
+from bluegreen.planner import ops, steps
 from bluegreen.planner.model import Phase, Severity, Strategy, Verdict
-from bluegreen.planner.schema import RawType, type_of
 from bluegreen.planner.types import classify_type_change, parse_type
 
 # SQLite has its own rules for these (sqlite_*.py).
 DIALECTS = ("postgresql",)
-OPERATIONS = (aops.AlterColumnOp,)
+OPERATIONS = (ops.AlterColumnOp,)
 
 
 def check(ctx) -> Verdict | None:
@@ -46,10 +43,10 @@ def check(ctx) -> Verdict | None:
         return None
     current = ctx.column(name)
     old_type = current.type if current else None
-    if old_type is None and op.existing_type is not None:
-        old_type = type_of(op.existing_type)
-    new_type = type_of(op.modify_type)
-    if new_type is None:
+    if old_type is None:
+        old_type = op.existing_type
+    new_type = op.modify_type
+    if new_type is ops.UNREADABLE_TYPE:
         return None
     using = op.kw.get("postgresql_using")
     if using and _same_value(using, name, new_type):
@@ -141,8 +138,8 @@ def _same_value(using: str, column: str, new_type) -> bool:
     except Exception:
         return False
     if isinstance(expr, ast.TypeCast):
-        target = type_of(RawType(_type_sql(expr.typeName)))
-        if target is None or (target.name, target.mods) != (new_type.name, new_type.mods):
+        target = parse_type(_type_sql(expr.typeName))
+        if (target.name, target.mods) != (new_type.name, new_type.mods):
             return False
         expr = expr.arg
     return (isinstance(expr, ast.ColumnRef) and isinstance(expr.fields[-1], ast.String)

@@ -20,14 +20,12 @@ Good:
 
 from __future__ import annotations
 
-from alembic.operations import ops as aops
-
 from bluegreen.planner import ops
 from bluegreen.planner.model import Severity, Strategy, Verdict
 
 # SQLite has its own rules for these (sqlite_*.py).
 DIALECTS = ("postgresql",)
-OPERATIONS = (aops.CreateIndexOp, aops.DropIndexOp, ops.ReindexOp)
+OPERATIONS = (ops.CreateIndexOp, ops.DropIndexOp, ops.ReindexOp)
 
 
 def check(ctx) -> Verdict | None:

@@ -20,12 +20,10 @@ Good:
 
 from __future__ import annotations
 
-from alembic.operations import ops as aops
-
-from bluegreen.planner import steps
+from bluegreen.planner import ops, steps
 from bluegreen.planner.model import Phase, Severity, Step, Strategy, Verdict
 
-OPERATIONS = (aops.CreateIndexOp,)
+OPERATIONS = (ops.CreateIndexOp,)
 
 
 def _concurrent_sql(sql: str) -> str | None:

@@ -19,11 +19,10 @@ Good (contract phase):
 
 from __future__ import annotations
 
-from alembic.operations import ops as aops
-
+from bluegreen.planner import ops
 from bluegreen.planner.model import Phase, Severity, Verdict
 
-OPERATIONS = (aops.DropColumnOp,)
+OPERATIONS = (ops.DropColumnOp,)
 
 
 def check(ctx) -> Verdict | None:

@@ -19,13 +19,12 @@ Good (contract phase):
 
 from __future__ import annotations
 
-from alembic.operations import ops as aops
-
+from bluegreen.planner import ops
 from bluegreen.planner.model import Phase, Severity, Verdict
 
 # SQLite has its own rules for these (sqlite_*.py).
 DIALECTS = ("postgresql",)
-OPERATIONS = (aops.DropConstraintOp,)
+OPERATIONS = (ops.DropConstraintOp,)
 
 
 def check(ctx) -> Verdict | None:

@@ -18,13 +18,12 @@ Good (contract phase):
 
 from __future__ import annotations
 
-from alembic.operations import ops as aops
-
+from bluegreen.planner import ops
 from bluegreen.planner.model import Phase, Severity, Verdict
 
 # SQLite has its own rules for these (sqlite_*.py).
 DIALECTS = ("postgresql",)
-OPERATIONS = (aops.AlterColumnOp,)
+OPERATIONS = (ops.AlterColumnOp,)
 
 
 def check(ctx) -> Verdict | None:

@@ -17,15 +17,13 @@ Good (contract phase):
 
 from __future__ import annotations
 
-from alembic.operations import ops as aops
-
-from bluegreen.planner import steps
+from bluegreen.planner import ops, steps
 from bluegreen.planner.model import Phase, Severity, Step, Verdict
 from bluegreen.planner.schema import normalize_name
 
 # SQLite has its own rules for these (sqlite_*.py).
 DIALECTS = ("postgresql",)
-OPERATIONS = (aops.DropIndexOp,)
+OPERATIONS = (ops.DropIndexOp,)
 
 
 def check(ctx) -> Verdict | None:

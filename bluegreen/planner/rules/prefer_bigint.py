@@ -16,33 +16,28 @@ Good:
 
 from __future__ import annotations
 
-import sqlalchemy as sa
-from alembic.operations import ops as aops
-
+from bluegreen.planner import ops
 from bluegreen.planner.model import Severity, Verdict
-from bluegreen.planner.schema import column_info
+from bluegreen.planner.rules._columns import new_columns
 
 # SQLite has its own rules for these (sqlite_*.py).
 DIALECTS = ("postgresql",)
-OPERATIONS = (aops.CreateTableOp, aops.AddColumnOp)
+OPERATIONS = (ops.CreateTableOp, ops.AddColumnOp)
 
 
-def _key_columns(op) -> list[sa.Column]:
-    columns = [op.column] if isinstance(op, aops.AddColumnOp) else [
-        c for c in op.columns if isinstance(c, sa.Column)]
+def _key_columns(op: ops.CreateTableOp | ops.AddColumnOp) -> list[ops.Column]:
     primary = set()
-    if isinstance(op, aops.CreateTableOp):
+    if isinstance(op, ops.CreateTableOp):
         for item in op.columns:
-            if isinstance(item, sa.PrimaryKeyConstraint):
-                primary |= {str(c).lower() for c in item._pending_colargs}
-                primary |= {c.lower() for c in item.info.get("bluegreen_columns", [])}
-    return [c for c in columns
+            if isinstance(item, ops.PrimaryKeyConstraint):
+                primary |= {c.lower() for c in item.columns}
+    return [c for c in new_columns(op)
             if c.primary_key or c.name.lower() in primary or c.name.lower() == "id"]
 
 
 def check(ctx) -> Verdict | None:
     small = [c.name for c in _key_columns(ctx.op)
-             if (info := column_info(c)).type is not None and info.type.name in ("int4", "int2")]
+             if c.type is not None and c.type.name in ("int4", "int2")]
     if not small:
         return None
     table = ctx.op.table_name

@@ -20,20 +20,17 @@ Good:
 
 from __future__ import annotations
 
-import sqlalchemy as sa
-from alembic.operations import ops as aops
-
+from bluegreen.planner import ops
 from bluegreen.planner.model import Severity, Verdict
-from bluegreen.planner.schema import column_info
+from bluegreen.planner.rules._columns import new_columns
 
 # SQLite has its own rules for these (sqlite_*.py).
 DIALECTS = ("postgresql",)
-OPERATIONS = (aops.CreateTableOp,)
+OPERATIONS = (ops.CreateTableOp,)
 
 
 def check(ctx) -> Verdict | None:
-    serials = [c.name for c in ctx.op.columns if isinstance(c, sa.Column)
-               and (info := column_info(c)).type is not None and info.type.serial]
+    serials = [c.name for c in new_columns(ctx.op) if c.type is not None and c.type.serial]
     if not serials:
         return None
     return Verdict(

@@ -21,12 +21,10 @@ Good:
 
 from __future__ import annotations
 
-from alembic.operations import ops as aops
-
-from bluegreen.planner import steps
+from bluegreen.planner import ops, steps
 from bluegreen.planner.model import Phase, Severity, Strategy, Verdict
 
-OPERATIONS = (aops.AlterColumnOp,)
+OPERATIONS = (ops.AlterColumnOp,)
 
 
 def check(ctx) -> Verdict | None:

@@ -22,14 +22,13 @@ Good:
 
 from __future__ import annotations
 
-from alembic.operations import ops as aops
-
+from bluegreen.planner import ops
 from bluegreen.planner.expressions import function_names
 from bluegreen.planner.model import Phase, Severity, Strategy, Verdict
 from bluegreen.planner.schema import column_info
 
 DIALECTS = ("sqlite",)
-OPERATIONS = (aops.AddColumnOp,)
+OPERATIONS = (ops.AddColumnOp,)
 
 
 def check(ctx) -> Verdict | None:

@@ -22,18 +22,16 @@ Good:
 
 from __future__ import annotations
 
-from alembic.operations import ops as aops
-
-from bluegreen.planner import steps
+from bluegreen.planner import ops, steps
 from bluegreen.planner.model import Phase, Severity, Strategy, Verdict
 
 DIALECTS = ("sqlite",)
-OPERATIONS = (aops.AlterColumnOp, aops.AddConstraintOp, aops.DropConstraintOp)
+OPERATIONS = (ops.AlterColumnOp, ops.AddConstraintOp, ops.DropConstraintOp)
 
 
 def check(ctx) -> Verdict | None:
     op = ctx.op
-    if isinstance(op, aops.AlterColumnOp):
+    if isinstance(op, ops.AlterColumnOp):
         if op.modify_name and op.modify_type is None and op.modify_nullable is None \
                 and op.modify_server_default is False:
             return None  # RENAME COLUMN: SQLite can (renaming-column judges it)
@@ -41,7 +39,7 @@ def check(ctx) -> Verdict | None:
                 "change a column's nullability" if op.modify_nullable is not None else
                 "change a column's default")
         phase = Phase.CONTRACT if op.modify_nullable is False else Phase.EXPAND
-    elif isinstance(op, aops.DropConstraintOp):
+    elif isinstance(op, ops.DropConstraintOp):
         what, phase = "drop a constraint", Phase.EXPAND
     else:
         what, phase = "add a constraint", Phase.CONTRACT

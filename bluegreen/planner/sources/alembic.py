@@ -1,7 +1,8 @@
 """Alembic revisions -> Statements, by running ``upgrade()`` against a recording context.
 
 Nothing touches a database: every ``op.*`` call is captured as Alembic's own operation
-object; ``op.execute`` strings are parsed as SQL; ``op.get_bind().execute`` is recorded the
+object, rendered to SQL by Alembic and converted to the planner's (``alembic_ops``);
+``op.execute`` strings are parsed as SQL; ``op.get_bind().execute`` is recorded the
 same way; ``autocommit_block()`` marks the ops inside it as outside a transaction.
 
 What a revision prints while it is imported or recorded is captured and dropped, never
@@ -31,6 +32,7 @@ from sqlalchemy.dialects import postgresql
 
 from bluegreen.errors import BluegreenError, MigrationLoadError
 from bluegreen.planner import ops
+from bluegreen.planner.sources.alembic_ops import convert
 from bluegreen.planner.sources.sql import parse_sql, suppressions
 
 _PG = postgresql.dialect()
@@ -47,7 +49,8 @@ def render_sql(op: MigrateOperation) -> str:
     try:
         Operations(_offline_context(buffer)).invoke(op)
     except Exception:  # an op Alembic cannot render offline: describe it instead
-        return f"-- {ops.operation_name(op)} {ops.table_of(op) or ''}".strip()
+        light = convert(op)
+        return f"-- {ops.operation_name(light)} {ops.table_of(light) or ''}".strip()
     return buffer.getvalue().strip().rstrip(";").strip()
 
 
@@ -103,8 +106,9 @@ class _Recorder:
         if isinstance(op, aops.ExecuteSQLOp):
             self.record_sql(op.sqltext, line, suppressed)
             return
+        sql = render_sql(op)  # first: rendering attaches the op's columns to a Table
         self.statements.append(ops.Statement(
-            file=self.display, line=line, sql=render_sql(op), ops=[op],
+            file=self.display, line=line, sql=sql, ops=[convert(op)],
             suppressed=suppressed, in_transaction=self.in_transaction,
             in_transaction_before=self.in_transaction,
             lock_timeout_set=self.lock_timeout_set))

@@ -6,17 +6,14 @@ import re
 from collections.abc import Iterator
 
 import pglast
-import sqlalchemy as sa
-from alembic.operations import ops as aops
-from alembic.operations.ops import MigrateOperation
 from pglast import ast, enums
 from pglast.stream import RawStream
 from pglast.visitors import Visitor
 
 from bluegreen.errors import SqlSyntaxError
 from bluegreen.planner import ops
-from bluegreen.planner.schema import RawType
 from bluegreen.planner.sources import plpgsql
+from bluegreen.planner.types import parse_type
 
 _SUPPRESS = re.compile(r"bluegreen:\s*ignore\s+([\w\-, ]+)", re.IGNORECASE)
 AT = enums.AlterTableType
@@ -164,7 +161,7 @@ def _strip_comments(text: str) -> str:
     return "\n".join(lines).strip()
 
 
-def _operations(node: ast.Node) -> Iterator[MigrateOperation]:
+def _operations(node: ast.Node) -> Iterator[ops.Operation]:
     handler = _HANDLERS.get(type(node).__name__)
     if handler is None:
         yield ops.OtherStatementOp(type(node).__name__)
@@ -174,58 +171,53 @@ def _operations(node: ast.Node) -> Iterator[MigrateOperation]:
 
 # ---- columns and constraints --------------------------------------------------------------
 
-def _column(coldef: ast.ColumnDef) -> sa.Column:
+def _column(coldef: ast.ColumnDef) -> ops.Column:
     # PARTITION OF t (b NOT NULL ...) names a column without its type.
     spec = _type_spec(coldef.typeName) if coldef.typeName is not None else None
-    kwargs: dict = {"nullable": True}
-    info: dict = {}
-    computed = identity = None
+    column = ops.Column(coldef.colname, parse_type(spec) if spec else None)
+    default = None
     for constraint in coldef.constraints or ():
         kind = constraint.contype
         if kind == CT.CONSTR_NOTNULL:
-            kwargs["nullable"] = False
+            column.nullable = False
         elif kind == CT.CONSTR_NULL:
-            kwargs["nullable"] = True
+            column.nullable = True
         elif kind == CT.CONSTR_DEFAULT:
-            kwargs["server_default"] = sa.text(_sql(constraint.raw_expr))
+            default = _sql(constraint.raw_expr)
         elif kind == CT.CONSTR_PRIMARY:
-            kwargs["primary_key"] = True
-            kwargs["nullable"] = False
+            column.primary_key = True
+            column.nullable = False
         elif kind == CT.CONSTR_UNIQUE:
-            info["bluegreen_unique"] = True
+            column.info["bluegreen_unique"] = True
         elif kind == CT.CONSTR_FOREIGN:
-            info["bluegreen_references"] = _name(constraint.pktable)
-            info["bluegreen_not_valid"] = bool(constraint.skip_validation)
+            column.info["bluegreen_references"] = _name(constraint.pktable)
         elif kind == CT.CONSTR_CHECK:
-            info["bluegreen_check"] = _sql(constraint.raw_expr)
+            column.info["bluegreen_check"] = _sql(constraint.raw_expr)
         elif kind == CT.CONSTR_GENERATED:
-            computed = sa.Computed(sa.text(_sql(constraint.raw_expr)), persisted=True)
+            column.computed = _sql(constraint.raw_expr)
         elif kind == CT.CONSTR_IDENTITY:
-            identity = sa.Identity(always=constraint.generated_when == "a")
-    if computed is not None and identity is not None:
-        identity = None  # both: PostgreSQL refuses it when it runs; judge it as generated
-    args = [a for a in (computed, identity) if a is not None]
-    if args and "server_default" in kwargs:
-        # SQLAlchemy refuses a default beside IDENTITY / GENERATED (so does PostgreSQL).
-        info["bluegreen_default"] = kwargs.pop("server_default")
-    column_type = RawType(spec) if spec else sa.types.NullType()
-    return sa.Column(coldef.colname, column_type, *args, info=info, **kwargs)
+            column.identity = True
+    if column.computed is not None:
+        column.identity = False  # both: PostgreSQL refuses it when it runs; judge it generated
+    if column.computed is None and not column.identity:
+        column.server_default = default  # PostgreSQL refuses one beside IDENTITY / GENERATED
+    return column
 
 
 def _column_names(items) -> list[str]:
     return [item.sval for item in items or ()]
 
 
-def _constraint_ops(table: str, constraint: ast.Constraint) -> Iterator[MigrateOperation]:
+def _constraint_ops(table: str, constraint: ast.Constraint) -> Iterator[ops.Operation]:
     kind = constraint.contype
     name = constraint.conname
     not_valid = bool(constraint.skip_validation)
     if kind == CT.CONSTR_CHECK:
-        op = aops.CreateCheckConstraintOp(name, table, sa.text(_sql(constraint.raw_expr)))
+        op = ops.CreateCheckConstraintOp(name, table, _sql(constraint.raw_expr))
         op.kw["bluegreen_not_valid"] = not_valid
         yield op
     elif kind == CT.CONSTR_FOREIGN:
-        op = aops.CreateForeignKeyOp(
+        op = ops.CreateForeignKeyOp(
             name, table, _name(constraint.pktable), _column_names(constraint.fk_attrs),
             _column_names(constraint.pk_attrs))
         op.kw["bluegreen_not_valid"] = not_valid
@@ -233,65 +225,56 @@ def _constraint_ops(table: str, constraint: ast.Constraint) -> Iterator[MigrateO
     elif kind in (CT.CONSTR_PRIMARY, CT.CONSTR_UNIQUE, CT.CONSTR_EXCLUSION):
         columns = _column_names(constraint.keys)
         if kind == CT.CONSTR_PRIMARY:
-            op = aops.CreatePrimaryKeyOp(name, table, columns)
+            op = ops.CreatePrimaryKeyOp(name, table, columns)
         else:
-            op = aops.CreateUniqueConstraintOp(name, table, columns)
+            op = ops.CreateUniqueConstraintOp(name, table, columns)
             op.kw["bluegreen_kind"] = "unique" if kind == CT.CONSTR_UNIQUE else "exclude"
         if constraint.indexname:
             op.kw["bluegreen_using_index"] = constraint.indexname
         yield op
     elif kind == CT.CONSTR_NOTNULL:
-        yield aops.AlterColumnOp(table, _column_names(constraint.keys)[0]
-                                 if constraint.keys else "?", modify_nullable=False)
+        yield ops.AlterColumnOp(table, _column_names(constraint.keys)[0]
+                                if constraint.keys else "?", modify_nullable=False)
     else:
         yield ops.OtherStatementOp(f"ADD CONSTRAINT ({kind.name})", table)
 
 
-def _table_constraint(table: str, constraint: ast.Constraint) -> sa.Constraint | None:
+def _table_constraint(constraint: ast.Constraint) -> ops.Constraint | None:
     columns = _column_names(constraint.keys)
     kind = constraint.contype
     name = constraint.conname
     if kind == CT.CONSTR_PRIMARY:
-        return sa.PrimaryKeyConstraint(*columns, name=name)
+        return ops.PrimaryKeyConstraint(*columns, name=name)
     if kind == CT.CONSTR_UNIQUE:
-        return sa.UniqueConstraint(*columns, name=name)
+        return ops.UniqueConstraint(*columns, name=name)
     if kind == CT.CONSTR_CHECK:
-        return sa.CheckConstraint(sa.text(_sql(constraint.raw_expr)), name=name)
+        return ops.CheckConstraint(_sql(constraint.raw_expr), name=name)
     if kind == CT.CONSTR_FOREIGN:
-        local = _column_names(constraint.fk_attrs)
-        remote = _column_names(constraint.pk_attrs)
-        if len(remote) != len(local):  # REFERENCES t with no columns: t's primary key
-            remote = local or ["id"]
-        fk = sa.ForeignKeyConstraint(
-            local or remote, [f"{_name(constraint.pktable)}.{c}" for c in remote], name=name)
-        fk.info["bluegreen_columns"] = _column_names(constraint.fk_attrs)
-        fk.info["bluegreen_referred_table"] = _name(constraint.pktable)
-        return fk
+        return ops.ForeignKeyConstraint(_column_names(constraint.fk_attrs),
+                                        _name(constraint.pktable), name=name)
     return None
 
 
 # ---- statement handlers -------------------------------------------------------------------
 
-def _create_table(node: ast.CreateStmt) -> Iterator[MigrateOperation]:
+def _create_table(node: ast.CreateStmt) -> Iterator[ops.Operation]:
     table = _name(node.relation)
-    items: list = []
+    items: list[ops.Column | ops.Constraint] = []
     for element in node.tableElts or ():
         if isinstance(element, ast.ColumnDef):
             items.append(_column(element))
         elif isinstance(element, ast.Constraint):
-            constraint = _table_constraint(table, element)
+            constraint = _table_constraint(element)
             if constraint is not None:
-                if element.keys:
-                    constraint.info["bluegreen_columns"] = _column_names(element.keys)
                 items.append(constraint)
-    op = aops.CreateTableOp(table, items)
+    op = ops.CreateTableOp(table, items)
     op.kw["bluegreen_partitioned"] = node.partspec is not None
     if node.partbound is not None and node.inhRelations:
         op.kw["bluegreen_partition_of"] = _name(node.inhRelations[0])
     yield op
 
 
-def _alter_table(node: ast.AlterTableStmt) -> Iterator[MigrateOperation]:
+def _alter_table(node: ast.AlterTableStmt) -> Iterator[ops.Operation]:
     if node.objtype not in (OT.OBJECT_TABLE,):
         yield ops.OtherStatementOp(f"ALTER {node.objtype.name[7:]}", _name(node.relation))
         return
@@ -299,27 +282,27 @@ def _alter_table(node: ast.AlterTableStmt) -> Iterator[MigrateOperation]:
     for cmd in node.cmds:
         kind = cmd.subtype
         if kind == AT.AT_AddColumn:
-            yield aops.AddColumnOp(table, _column(cmd.def_))
+            yield ops.AddColumnOp(table, _column(cmd.def_))
         elif kind == AT.AT_DropColumn:
-            yield aops.DropColumnOp(table, cmd.name)
+            yield ops.DropColumnOp(table, cmd.name)
         elif kind == AT.AT_AlterColumnType:
             coldef: ast.ColumnDef = cmd.def_
-            op = aops.AlterColumnOp(table, cmd.name,
-                                    modify_type=RawType(_type_spec(coldef.typeName)))
+            op = ops.AlterColumnOp(table, cmd.name,
+                                   modify_type=parse_type(_type_spec(coldef.typeName)))
             if coldef.raw_default is not None:
                 op.kw["postgresql_using"] = _sql(coldef.raw_default)
             yield op
         elif kind == AT.AT_SetNotNull:
-            yield aops.AlterColumnOp(table, cmd.name, modify_nullable=False)
+            yield ops.AlterColumnOp(table, cmd.name, modify_nullable=False)
         elif kind == AT.AT_DropNotNull:
-            yield aops.AlterColumnOp(table, cmd.name, modify_nullable=True)
+            yield ops.AlterColumnOp(table, cmd.name, modify_nullable=True)
         elif kind == AT.AT_ColumnDefault:
-            default = sa.text(_sql(cmd.def_)) if cmd.def_ is not None else None
-            yield aops.AlterColumnOp(table, cmd.name, modify_server_default=default)
+            default = _sql(cmd.def_) if cmd.def_ is not None else None
+            yield ops.AlterColumnOp(table, cmd.name, modify_server_default=default)
         elif kind == AT.AT_AddConstraint:
             yield from _constraint_ops(table, cmd.def_)
         elif kind == AT.AT_DropConstraint:
-            yield aops.DropConstraintOp(cmd.name, table)
+            yield ops.DropConstraintOp(cmd.name, table)
         elif kind == AT.AT_ValidateConstraint:
             yield ops.ValidateConstraintOp(cmd.name, table)
         elif kind in (AT.AT_SetTableSpace, AT.AT_SetLogged, AT.AT_SetUnLogged,
@@ -340,12 +323,12 @@ def _alter_table(node: ast.AlterTableStmt) -> Iterator[MigrateOperation]:
             yield ops.OtherStatementOp(f"ALTER TABLE {kind.name[3:]}", table)
 
 
-def _rename(node: ast.RenameStmt) -> Iterator[MigrateOperation]:
+def _rename(node: ast.RenameStmt) -> Iterator[ops.Operation]:
     kind = node.renameType
     if kind in (OT.OBJECT_TABLE, OT.OBJECT_VIEW):
-        yield aops.RenameTableOp(_name(node.relation), node.newname)
+        yield ops.RenameTableOp(_name(node.relation), node.newname)
     elif kind == OT.OBJECT_COLUMN:
-        yield aops.AlterColumnOp(_name(node.relation), node.subname, modify_name=node.newname)
+        yield ops.AlterColumnOp(_name(node.relation), node.subname, modify_name=node.newname)
     elif kind == OT.OBJECT_INDEX:
         yield ops.RenameIndexOp(_name(node.relation), node.newname)
     elif kind == OT.OBJECT_SCHEMA:
@@ -378,7 +361,7 @@ def _object_name(node) -> str:
     return _sql(obj)
 
 
-def _set_schema(node: ast.AlterObjectSchemaStmt) -> Iterator[MigrateOperation]:
+def _set_schema(node: ast.AlterObjectSchemaStmt) -> Iterator[ops.Operation]:
     kind = _MOVABLE.get(node.objectType)
     if kind is None:
         yield ops.OtherStatementOp("AlterObjectSchemaStmt")
@@ -389,10 +372,10 @@ def _set_schema(node: ast.AlterObjectSchemaStmt) -> Iterator[MigrateOperation]:
                            "set schema", table_name=table)
 
 
-def _index(node: ast.IndexStmt) -> Iterator[MigrateOperation]:
+def _index(node: ast.IndexStmt) -> Iterator[ops.Operation]:
     columns = [p.name if p.name else _sql(p.expr) for p in node.indexParams]
-    op = aops.CreateIndexOp(node.idxname, _name(node.relation), columns,
-                            unique=bool(node.unique))
+    op = ops.CreateIndexOp(node.idxname, _name(node.relation), columns,
+                           unique=bool(node.unique))
     op.kw["postgresql_concurrently"] = bool(node.concurrent)
     if node.whereClause is not None:
         op.kw["postgresql_where"] = _sql(node.whereClause)
@@ -410,7 +393,7 @@ _DROP_KINDS = {
 }
 
 
-def _drop(node: ast.DropStmt) -> Iterator[MigrateOperation]:
+def _drop(node: ast.DropStmt) -> Iterator[ops.Operation]:
     kind = node.removeType
     names = []
     for obj in node.objects:
@@ -424,21 +407,21 @@ def _drop(node: ast.DropStmt) -> Iterator[MigrateOperation]:
             names.append(_sql(obj))
     if kind == OT.OBJECT_TABLE:
         for name in names:
-            yield aops.DropTableOp(name)
+            yield ops.DropTableOp(name)
     elif kind == OT.OBJECT_INDEX:
         for name in names:
-            op = aops.DropIndexOp(name)
+            op = ops.DropIndexOp(name)
             op.kw["postgresql_concurrently"] = bool(node.concurrent)
             yield op
     else:
         yield ops.DropObjectOp(_DROP_KINDS.get(kind, kind.name[7:].lower()), names)
 
 
-def _enum(node: ast.CreateEnumStmt) -> Iterator[MigrateOperation]:
+def _enum(node: ast.CreateEnumStmt) -> Iterator[ops.Operation]:
     yield ops.CreateEnumOp(_dotted(node.typeName), [v.sval for v in node.vals or ()])
 
 
-def _alter_enum(node: ast.AlterEnumStmt) -> Iterator[MigrateOperation]:
+def _alter_enum(node: ast.AlterEnumStmt) -> Iterator[ops.Operation]:
     name = _dotted(node.typeName)
     if node.oldVal:
         yield ops.RenameEnumValueOp(name, node.oldVal, node.newVal)
@@ -446,27 +429,27 @@ def _alter_enum(node: ast.AlterEnumStmt) -> Iterator[MigrateOperation]:
         yield ops.AddEnumValueOp(name, node.newVal, bool(node.skipIfNewValExists))
 
 
-def _view(node: ast.ViewStmt) -> Iterator[MigrateOperation]:
+def _view(node: ast.ViewStmt) -> Iterator[ops.Operation]:
     visitor = _Tables()
     visitor(node.query)
     yield ops.CreateViewOp(_name(node.view), visitor.names, bool(node.replace), False)
 
 
-def _create_table_as(node: ast.CreateTableAsStmt) -> Iterator[MigrateOperation]:
+def _create_table_as(node: ast.CreateTableAsStmt) -> Iterator[ops.Operation]:
     visitor = _Tables()
     visitor(node.query)
     name = _name(node.into.rel)
     if node.objtype == OT.OBJECT_MATVIEW:
         yield ops.CreateViewOp(name, visitor.names, False, True)
     else:
-        yield aops.CreateTableOp(name, [])
+        yield ops.CreateTableOp(name, [])
 
 
-def _update(node: ast.UpdateStmt) -> Iterator[MigrateOperation]:
+def _update(node: ast.UpdateStmt) -> Iterator[ops.Operation]:
     yield _data_change("update", node)
 
 
-def _delete(node: ast.DeleteStmt) -> Iterator[MigrateOperation]:
+def _delete(node: ast.DeleteStmt) -> Iterator[ops.Operation]:
     yield _data_change("delete", node)
 
 
@@ -524,7 +507,7 @@ def _key_bounds(where) -> list[str]:
     return []
 
 
-def _do_block(node: ast.DoStmt) -> Iterator[MigrateOperation]:
+def _do_block(node: ast.DoStmt) -> Iterator[ops.Operation]:
     """The operations of the statements a DO block runs, each carrying its own SQL."""
     language, body = plpgsql.do_body(node)
     if language != "plpgsql":
@@ -565,12 +548,12 @@ def _do_block(node: ast.DoStmt) -> Iterator[MigrateOperation]:
 _READS = {"SelectStmt", "VariableShowStmt"}
 
 
-def _refresh(node: ast.RefreshMatViewStmt) -> Iterator[MigrateOperation]:
+def _refresh(node: ast.RefreshMatViewStmt) -> Iterator[ops.Operation]:
     yield ops.RefreshMaterializedViewOp(_name(node.relation), bool(node.concurrent),
                                         not node.skipData)
 
 
-def _create_domain(node: ast.CreateDomainStmt) -> Iterator[MigrateOperation]:
+def _create_domain(node: ast.CreateDomainStmt) -> Iterator[ops.Operation]:
     yield ops.CreateDomainOp(_dotted(node.domainname), _type_spec(node.typeName),
                              bool(node.constraints))
 
@@ -579,7 +562,7 @@ _DOMAIN_ACTIONS = {"C": "add_constraint", "V": "validate_constraint", "O": "set_
                    "N": "drop_not_null", "X": "drop_constraint", "T": "default"}
 
 
-def _alter_domain(node: ast.AlterDomainStmt) -> Iterator[MigrateOperation]:
+def _alter_domain(node: ast.AlterDomainStmt) -> Iterator[ops.Operation]:
     action = _DOMAIN_ACTIONS.get(node.subtype, "other")
     if action == "default":
         action = "set_default" if node.def_ is not None else "drop_default"
@@ -593,7 +576,7 @@ def _alter_domain(node: ast.AlterDomainStmt) -> Iterator[MigrateOperation]:
     yield ops.AlterDomainOp(_dotted(node.typeName), action, constraint, not_valid)
 
 
-def _function(node: ast.CreateFunctionStmt) -> Iterator[MigrateOperation]:
+def _function(node: ast.CreateFunctionStmt) -> Iterator[ops.Operation]:
     yield ops.CreateFunctionOp(_dotted(node.funcname), bool(node.replace))
 
 
@@ -602,30 +585,30 @@ _LOCK_MODES = {1: "ACCESS SHARE", 2: "ROW SHARE", 3: "ROW EXCLUSIVE",
                7: "EXCLUSIVE", 8: "ACCESS EXCLUSIVE"}
 
 
-def _lock(node: ast.LockStmt) -> Iterator[MigrateOperation]:
+def _lock(node: ast.LockStmt) -> Iterator[ops.Operation]:
     for relation in node.relations:
         yield ops.LockTableOp(_name(relation), _LOCK_MODES.get(node.mode, "ACCESS EXCLUSIVE"))
 
 
-def _trigger(node: ast.CreateTrigStmt) -> Iterator[MigrateOperation]:
+def _trigger(node: ast.CreateTrigStmt) -> Iterator[ops.Operation]:
     yield ops.TriggerOp(_name(node.relation), "create trigger", node.trigname)
 
 
-def _rule(node: ast.RuleStmt) -> Iterator[MigrateOperation]:
+def _rule(node: ast.RuleStmt) -> Iterator[ops.Operation]:
     yield ops.TriggerOp(_name(node.relation), "create rule", node.rulename)
 
 
-def _insert(node: ast.InsertStmt) -> Iterator[MigrateOperation]:
+def _insert(node: ast.InsertStmt) -> Iterator[ops.Operation]:
     from_select = isinstance(node.selectStmt, ast.SelectStmt) and not node.selectStmt.valuesLists
     yield ops.DataChangeOp("insert", _name(node.relation), from_select)
 
 
-def _truncate(node: ast.TruncateStmt) -> Iterator[MigrateOperation]:
+def _truncate(node: ast.TruncateStmt) -> Iterator[ops.Operation]:
     for relation in node.relations:
         yield ops.DataChangeOp("truncate", _name(relation), False)
 
 
-def _transaction(node: ast.TransactionStmt) -> Iterator[MigrateOperation]:
+def _transaction(node: ast.TransactionStmt) -> Iterator[ops.Operation]:
     kind = node.kind.name
     if kind in ("TRANS_STMT_BEGIN", "TRANS_STMT_START"):
         yield ops.TransactionOp("begin")
@@ -635,12 +618,12 @@ def _transaction(node: ast.TransactionStmt) -> Iterator[MigrateOperation]:
         yield ops.OtherStatementOp(kind[11:])
 
 
-def _set(node: ast.VariableSetStmt) -> Iterator[MigrateOperation]:
+def _set(node: ast.VariableSetStmt) -> Iterator[ops.Operation]:
     value = ", ".join(_sql(a) for a in node.args) if node.args else None
     yield ops.SessionSettingOp(node.name or "", value)
 
 
-def _vacuum(node: ast.VacuumStmt) -> Iterator[MigrateOperation]:
+def _vacuum(node: ast.VacuumStmt) -> Iterator[ops.Operation]:
     options = {o.defname.lower() for o in node.options or ()}
     if not node.is_vacuumcmd:
         yield ops.OtherStatementOp("ANALYZE")
@@ -653,11 +636,11 @@ def _vacuum(node: ast.VacuumStmt) -> Iterator[MigrateOperation]:
         yield ops.RewriteTableOp(table, "VACUUM FULL")
 
 
-def _cluster(node: ast.ClusterStmt) -> Iterator[MigrateOperation]:
+def _cluster(node: ast.ClusterStmt) -> Iterator[ops.Operation]:
     yield ops.RewriteTableOp(_name(node.relation) if node.relation else None, "CLUSTER")
 
 
-def _reindex(node: ast.ReindexStmt) -> Iterator[MigrateOperation]:
+def _reindex(node: ast.ReindexStmt) -> Iterator[ops.Operation]:
     options = {o.defname.lower() for o in node.params or ()}
     target = _name(node.relation) if node.relation else (node.name or "")
     kind = node.kind.name[len("REINDEX_OBJECT_"):].lower()
