@@ -423,17 +423,18 @@ def revert(paths: Sequence[str | Path], database_url: str, *, options=None,
 
 def apply_status(database_url: str) -> list[dict]:
     """Every revision apply has recorded: its phases and steps done, and a running step."""
-    from bluegreen import engines
     from bluegreen.core.apply.model import ApplyPhase
+    from bluegreen.core.apply.store import ApplyStore
 
-    engine = engines.apply_engine(database_url)
-    try:
+    # Read through the state store's own session: status needs none of apply's machinery.
+    with _engine(database_url) as engine:
+        store = ApplyStore(engine.store.db)
         out = []
-        for record in engine.store.all_revisions():
+        for record in store.all_revisions():
             row: dict[str, Any] = {"revision": record.label, "source": record.source,
                    "expand": record.expand_state, "contract": record.contract_state}
             for phase in ApplyPhase:
-                steps = engine.store.steps(record.id, phase)
+                steps = store.steps(record.id, phase)
                 row[f"{phase.value}_steps"] = [sum(s.status == "done" for s in steps),
                                                len(steps)]
                 running = next((s for s in steps if s.status in ("running", "failed")), None)
@@ -443,5 +444,3 @@ def apply_status(database_url: str) -> list[dict]:
                                    "status": running.status, "error": running.error}
             out.append(row)
         return out
-    finally:
-        engine.close()

@@ -29,11 +29,18 @@ sys.exit(code or 0)
 """
 
 
+def clean_env(**extra: str) -> dict[str, str]:
+    """This environment without a database URL (a developer's own would make plan
+    introspect, which loads the driver), plus ``extra``."""
+    return {**{k: v for k, v in os.environ.items()
+               if not k.startswith("BLUEGREEN_") and k != "DATABASE_URL"}, **extra}
+
+
 def loaded_after(argv: list[str], setup: str = "", env: dict | None = None
                  ) -> tuple[list[str], subprocess.CompletedProcess]:
     proc = subprocess.run(
         [sys.executable, "-c", PROBE.format(setup=setup, argv=argv, heavy=HEAVY)],
-        capture_output=True, text=True, timeout=60, env=env)
+        capture_output=True, text=True, timeout=60, env=env or clean_env())
     marker = proc.stderr.rsplit("LOADED ", 1)
     assert len(marker) == 2, proc.stderr
     return json.loads(marker[1]), proc
@@ -57,8 +64,8 @@ def test_help_and_version_load_no_database_library():
 
 
 def test_shell_completion_loads_no_database_library():
-    env = dict(os.environ, _BLUEGREEN_COMPLETE="complete_bash",
-               COMP_WORDS="bluegreen plan --format ", COMP_CWORD="3")
+    env = clean_env(_BLUEGREEN_COMPLETE="complete_bash",
+                    COMP_WORDS="bluegreen plan --format ", COMP_CWORD="3")
     loaded, proc = loaded_after([], env=env)
     assert proc.returncode == 0, proc.stderr
     assert loaded == []
@@ -95,3 +102,12 @@ def test_version_matches_the_package(capsys):
     assert main(["--version"]) == 0
     assert capsys.readouterr().out == f"bluegreen {bluegreen.__version__}\n"
     assert bluegreen.__version__ == version("bluegreen")
+
+
+def test_init_and_status_load_the_driver_alone(bg):
+    """A pipeline runs init before each deploy and status often: neither needs the SQL
+    parser nor Alembic (init's fast path reads the state revision itself)."""
+    for argv in (["init"], ["status"]):
+        loaded, proc = loaded_after(argv, env=clean_env(BLUEGREEN_DATABASE_URL=bg))
+        assert proc.returncode == 0, (argv, proc.stderr)
+        assert loaded == ["psycopg"], argv
