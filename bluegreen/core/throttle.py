@@ -35,9 +35,15 @@ class ThrottleSignals(Protocol):
         end."""
         ...
 
-    def wait(self, conn: Any, seconds: float) -> None:
-        """Until a control event (a pause, an abort...) or ``seconds`` pass."""
+    def wait(self, conn: Any, seconds: float) -> bool:
+        """Until a control event (a pause, an abort...) or ``seconds`` pass; True when an
+        event came."""
         ...
+
+
+# The throttle's thread waits for signals in slices this long, so that ``stop`` (the end
+# of every copy) returns within one slice rather than one whole ``check_interval``.
+_SLICE = 0.05
 
 
 class Throttle:
@@ -91,13 +97,20 @@ class Throttle:
                 with self.signals.open() as conn:
                     while not self.stop_event.is_set():
                         self._decide_and_publish(conn)
-                        if not self.stop_event.is_set():
-                            self.signals.wait(conn, self.settings.check_interval)
+                        self._pause(conn)
             except self.signals.transient as error:
                 # Cannot read the signals: hold the work back rather than run blind.
                 with self._changed:
                     self.reason = f"cannot read throttle signals: {error}".splitlines()[0]
                 self.stop_event.wait(1.0)
+
+    def _pause(self, conn: Any) -> None:
+        """Until the next poll is due, a control event comes, or the throttle stops."""
+        deadline = time.monotonic() + self.settings.check_interval
+        while not self.stop_event.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0 or self.signals.wait(conn, min(left, _SLICE)):
+                return
 
     def wait(self, stop: threading.Event, rows: int = 0,
              on_wait: Callable[[str], None] | None = None) -> None:
@@ -140,8 +153,9 @@ class NoSignals:
     def reason(self, conn: Any) -> str | None:
         return None
 
-    def wait(self, conn: Any, seconds: float) -> None:
+    def wait(self, conn: Any, seconds: float) -> bool:
         time.sleep(seconds)
+        return False
 
 
 class StepPacer:

@@ -152,10 +152,9 @@ class PgSignals:
             return "throttle query returned true"
         return None
 
-    def wait(self, conn: psycopg.Connection, seconds: float) -> None:
+    def wait(self, conn: psycopg.Connection, seconds: float) -> bool:
         # A NOTIFY (pause, resume, abort, cutover) wakes the poll at once.
-        for _ in conn.notifies(timeout=seconds, stop_after=1):
-            pass
+        return any(True for _ in conn.notifies(timeout=seconds, stop_after=1))
 
 
 def throttle(url: str, settings: ThrottleSettings,

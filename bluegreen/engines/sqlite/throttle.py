@@ -39,8 +39,9 @@ class SqliteSignals:
             raise CopyAborted(self.table)
         return f"paused (bluegreen resume {self.table})" if row[0] else None
 
-    def wait(self, conn: sqlite3.Connection, seconds: float) -> None:
-        time.sleep(seconds)
+    def wait(self, conn: sqlite3.Connection, seconds: float) -> bool:
+        time.sleep(seconds)  # SQLite has no events: the next poll reads the pause flag
+        return False
 
 
 def throttle(url: str, settings: ThrottleSettings, migration_id: int, table: str,
