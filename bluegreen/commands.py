@@ -360,15 +360,16 @@ def finish(database_url: str, tables: list[str], *, lock_timeout_ms: int = 500,
 def describe(database_url: str, tables: list[str]) -> list:
     """The migrations of these tables, for a confirmation prompt: each one's active
     migration, else its latest when that one finished or was aborted."""
+    from bluegreen.core.state import ENDED_STATES
     from bluegreen.errors import NoActiveMigration
 
     with _engine(database_url) as engine:
         out = []
         for table in tables:
             key = engine.table_key(table)
-            record = engine.store.active(key) or engine.store.latest(key)
-            if record is None or record.state not in ("finished", "aborted") and (
-                    engine.store.active(key) is None):
+            active = engine.store.active(key)
+            record = active or engine.store.latest(key)
+            if record is None or (active is None and record.state not in ENDED_STATES):
                 raise NoActiveMigration(key, "start one with `bluegreen copy`")
             out.append(record)
         return out

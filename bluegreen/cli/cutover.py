@@ -27,11 +27,14 @@ Tables = Annotated[list[str], typer.Argument(
 
 def _confirm(url: str, tables: list[str], what: str, yes: bool, done: str) -> None:
     """Ask first, unless --yes or every table is already ``done`` (nothing will change)."""
+    from bluegreen.core.state import ENDED_STATES
+
     if yes:
         return
     records = commands.describe(url, tables)
-    if all(r.state == done for r in records):
-        return
+    if all(r.state == done for r in records) or any(r.state in ENDED_STATES
+                                                    for r in records):
+        return  # nothing will change, or the command refuses: nothing to confirm
     for record in records:
         render.line(f"  {record.table_name}: {record.state}, {record.alter_sql or '(rebuild)'}")
     render.confirm(what)

@@ -330,16 +330,18 @@ class CopyDisplay:
             extra += f"  [yellow]throttled: {p.throttled}[/]"
         # The total is the row count when the copy began; rows deleted since are never
         # copied (replay accounts for them), so a finished backfill shows as complete.
+        # The total is an estimate (reltuples) the rows copied may pass: never past 100%.
         done = p.phase not in ("backfill", "indexes")
+        total = p.rows_total if p.rows_total is None else max(p.rows_total, p.rows_copied)
         self.bar.update(self.task, description=f"{p.table} {p.phase}", completed=p.rows_copied,
-                        total=p.rows_copied if done else p.rows_total,
+                        total=p.rows_copied if done else total,
                         rate=f"{p.rows_per_second:,.0f} rows/s", extra=extra)
 
     def _plain_progress(self, p) -> None:
         now = time.monotonic()
         if p.phase == self._last_phase and now - self._last_line < self.interval:
             return
-        total = f"/{p.rows_total:,}" if p.rows_total is not None else ""
+        total = _of_total(p.rows_copied, p.rows_total)
         text = (f"{p.table} {p.phase}: {p.rows_copied:,}{total} rows copied, "
                 f"{p.rows_per_second:,.0f} rows/s, backlog {p.backlog:,}")
         if p.throttled:
@@ -358,6 +360,12 @@ class CopyDisplay:
                 self.bar.console.print(Text(message, style="dim"))
             else:
                 self.console.print(Text(message))
+
+
+def _of_total(copied: int, total: int | None) -> str:
+    """"/N" after the rows copied. The total is the planner's estimate when the copy began
+    (reltuples), which the rows copied may pass: never show more copied than the total."""
+    return "" if total is None else f"/{max(total, copied):,}"
 
 
 def copy_done(result, as_json: bool, *, cutover_next: bool = False) -> None:
@@ -388,7 +396,7 @@ def status_table(rows, clear: bool = False) -> None:
     cells = []
     for row in rows:
         r = row.record
-        total = f"/{r.rows_total:,}" if r.rows_total is not None else ""
+        total = _of_total(r.rows_copied, r.rows_total)
         cells.append((str(r.id), r.table_name, r.state, f"{r.rows_copied:,}{total}",
                       f"{r.rows_replayed:,}", "" if row.backlog is None else f"{row.backlog:,}",
                       "yes" if r.paused else ""))

@@ -38,6 +38,8 @@ S = MigrationState
 # States in which a migration holds a table (one at a time per table).
 ACTIVE_STATES: tuple[str, ...] = (S.COPYING.value, S.SYNCED.value, S.CUT_OVER.value,
                                   S.ROLLED_BACK.value)
+# States a migration ends in: the table is free for a new one.
+ENDED_STATES: tuple[str, ...] = (S.FINISHED.value, S.ABORTED.value)
 # A copy can be resumed (or, after a rollback, go on following the live table) from these.
 RESUMABLE: tuple[str, ...] = (S.COPYING.value, S.SYNCED.value, S.ROLLED_BACK.value)
 # action -> (the states it may start from, the state it leaves the migration in)

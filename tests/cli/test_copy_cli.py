@@ -111,6 +111,9 @@ def test_cutover_rollback_finish_from_the_command_line(bg, pg):
     assert again.stdout == "items: already finished; nothing to do\n"
     data = json.loads(bluegreen("finish", "items", "-y", "--format", "json", env_url=bg).stdout)
     assert data[0]["already"] is True and data[0]["state"] == "finished"
+    # A cutover of the finished table is refused as before, without asking first.
+    refused = bluegreen("cutover", "items", env_url=bg)
+    assert refused.returncode == 2 and "no active bluegreen migration" in refused.stderr
 
 
 def test_libpq_socket_and_sqlalchemy_urls(bg, pg):

@@ -133,6 +133,21 @@ def test_progress_bar_fits_a_60_column_terminal():
     assert "cutover" in buffer.getvalue()
 
 
+def test_progress_never_shows_more_rows_copied_than_the_total():
+    """The total is the planner's estimate when the copy began; 5,000,000/4,999,998 would
+    read as a bug."""
+    buffer = io.StringIO()
+    console = Console(file=buffer, force_terminal=False, width=200)
+    Output.reset()
+    display = render.CopyDisplay(json_lines=False, console=console)
+    with display:
+        display.progress(Progress(
+            table="t", phase="indexes", rows_copied=5_000_000, rows_total=4_999_998,
+            rows_per_second=1.0, eta_seconds=None, backlog=0, rows_replayed=0,
+            chunk_size=5000, throttled=None))
+    assert "t indexes: 5,000,000/5,000,000 rows copied" in buffer.getvalue()
+
+
 def test_plural_and_no_reprs():
     assert render.plural(1, "row") == "1 row"
     assert render.plural(2, "row") == "2 rows"
