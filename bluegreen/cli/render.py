@@ -335,15 +335,19 @@ class CopyDisplay:
         total = p.rows_total if p.rows_total is None else max(p.rows_total, p.rows_copied)
         self.bar.update(self.task, description=f"{p.table} {p.phase}", completed=p.rows_copied,
                         total=p.rows_copied if done else total,
-                        rate=f"{p.rows_per_second:,.0f} rows/s", extra=extra)
+                        rate=f"{p.rows_per_second:,.0f} rows/s" if p.rows_per_second
+                        else "", extra=extra)
 
     def _plain_progress(self, p) -> None:
         now = time.monotonic()
         if p.phase == self._last_phase and now - self._last_line < self.interval:
             return
         total = _of_total(p.rows_copied, p.rows_total)
+        # No rate until there is one to give (before the first chunk, or a copy too short
+        # to measure): "0 rows/s" would read as a stalled copy.
+        rate = f"{p.rows_per_second:,.0f} rows/s, " if p.rows_per_second else ""
         text = (f"{p.table} {p.phase}: {p.rows_copied:,}{total} rows copied, "
-                f"{p.rows_per_second:,.0f} rows/s, backlog {p.backlog:,}")
+                f"{rate}backlog {p.backlog:,}")
         if p.throttled:
             text += f", throttled: {p.throttled}"
         self._last_line, self._last_phase = now, p.phase

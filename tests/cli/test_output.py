@@ -143,9 +143,21 @@ def test_progress_never_shows_more_rows_copied_than_the_total():
     with display:
         display.progress(Progress(
             table="t", phase="indexes", rows_copied=5_000_000, rows_total=4_999_998,
-            rows_per_second=1.0, eta_seconds=None, backlog=0, rows_replayed=0,
+            rows_per_second=1_100_000.0, eta_seconds=None, backlog=0, rows_replayed=0,
             chunk_size=5000, throttled=None))
-    assert "t indexes: 5,000,000/5,000,000 rows copied" in buffer.getvalue()
+    assert "t indexes: 5,000,000/5,000,000 rows copied, 1,100,000 rows/s" in buffer.getvalue()
+
+
+def test_progress_gives_no_rate_before_there_is_one():
+    buffer = io.StringIO()
+    console = Console(file=buffer, force_terminal=False, width=200)
+    Output.reset()
+    with render.CopyDisplay(json_lines=False, console=console) as display:
+        display.progress(Progress(
+            table="t", phase="backfill", rows_copied=0, rows_total=1000,
+            rows_per_second=0.0, eta_seconds=None, backlog=0, rows_replayed=0,
+            chunk_size=5000, throttled=None))
+    assert buffer.getvalue() == "t backfill: 0/1,000 rows copied, backlog 0\n"
 
 
 def test_plural_and_no_reprs():
