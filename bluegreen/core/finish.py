@@ -16,7 +16,7 @@ from bluegreen.core.state import (
     ACTIVE_STATES,
     MigrationRecord,
     MigrationStore,
-    already_ended,
+    already_in,
     require_active,
 )
 from bluegreen.errors import BluegreenError, LockBusy
@@ -76,7 +76,7 @@ def abort(engine: FinishEngine, table: str, *, dry_run: bool = False,
     A migration whose tables were replaced by someone else can be aborted in any active
     state: then only bluegreen's own objects are dropped."""
     key = engine.table_key(table)
-    ended = already_ended(engine.store, [key], "aborted")
+    ended = already_in(engine.store, [key], "aborted")
     if ended is not None:
         return AbortResult(ended[0], [])
     (record,) = require_active(engine.store, [key], ACTIVE_STATES, "abort",
@@ -108,7 +108,7 @@ def finish(engine: FinishEngine, tables: list[str], *, dry_run: bool = False,
            backoff: Backoff = DEFAULT_BACKOFF) -> FinishResult:
     """The contract step: drop the old tables, the triggers and the queues of every table
     named, in one transaction."""
-    ended = already_ended(engine.store, [engine.table_key(t) for t in tables], "finished")
+    ended = already_in(engine.store, [engine.table_key(t) for t in tables], "finished")
     if ended is not None:
         return FinishResult(ended, [])
     records = require_active(engine.store, [engine.table_key(t) for t in tables],

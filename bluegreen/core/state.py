@@ -229,15 +229,17 @@ class MigrationStore:
                     (record.id,))
 
 
-def already_ended(store: MigrationStore, keys: list[str], state: str
-                  ) -> list[MigrationRecord] | None:
-    """The latest migration of each table when none is active and every one of them ended in
-    ``state`` (finished, aborted): a pipeline running the step again. Else None."""
+def already_in(store: MigrationStore, keys: list[str], state: str
+               ) -> list[MigrationRecord] | None:
+    """The migration of each table when every one is already in ``state`` (a pipeline
+    running the step again): the active migration for an active state (cut_over,
+    rolled_back), else the latest one while none is active (finished, aborted). Else
+    None."""
     records = []
     for key in keys:
-        if store.active(key) is not None:
-            return None
-        record = store.latest(key)
+        record = store.active(key)
+        if record is None and state not in ACTIVE_STATES:
+            record = store.latest(key)
         if record is None or record.state != state:
             return None
         records.append(record)

@@ -17,7 +17,7 @@ from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
 from bluegreen.core.retry import DEFAULT_BACKOFF, Backoff
-from bluegreen.core.state import MigrationRecord, MigrationStore, require_active
+from bluegreen.core.state import MigrationRecord, MigrationStore, already_in, require_active
 from bluegreen.errors import BluegreenError, LockBusy
 from bluegreen.results import SwitchResult
 
@@ -170,13 +170,10 @@ _DONE = {"cutover": "cut_over", "rollback": "rolled_back"}
 def _already_done(engine: SwitchEngine, tables: list[str], action: str) -> SwitchResult | None:
     """Every table named already switched this way (a pipeline running the step again):
     nothing to do, and said so. A mix of states goes on to the usual refusal."""
-    state = _DONE[action]
-    store = engine.store
-    records = [store.active(engine.table_key(t)) for t in tables]
-    if not records or any(r is None or r.state != state for r in records):
+    records = already_in(engine.store, [engine.table_key(t) for t in tables], _DONE[action])
+    if records is None:
         return None
-    names = [r.table_name for r in records if r]
-    return SwitchResult(names, action, 0.0, 0, [], [], [r for r in records if r],
+    return SwitchResult([r.table_name for r in records], action, 0.0, 0, [], [], records,
                         already=True)
 
 
