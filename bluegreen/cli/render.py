@@ -328,9 +328,9 @@ class CopyDisplay:
         extra = f"backlog {p.backlog:,}"
         if p.throttled:
             extra += f"  [yellow]throttled: {p.throttled}[/]"
-        # The total is the row count when the copy began; rows deleted since are never
-        # copied (replay accounts for them), so a finished backfill shows as complete.
-        # The total is an estimate (reltuples) the rows copied may pass: never past 100%.
+        # The total is the row count estimated when the copy began: rows deleted since are
+        # never copied (replay accounts for them), so a finished backfill shows as complete,
+        # and the rows copied may pass the estimate, so it never shows past 100%.
         done = p.phase not in ("backfill", "indexes")
         total = p.rows_total if p.rows_total is None else max(p.rows_total, p.rows_copied)
         self.bar.update(self.task, description=f"{p.table} {p.phase}", completed=p.rows_copied,
